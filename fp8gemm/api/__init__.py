@@ -1,0 +1,1 @@
+"""Public ops, one module per family: dense.py, grouped.py, quant.py."""

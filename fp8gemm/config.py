@@ -1,0 +1,110 @@
+"""Kernel configurations: the typed, frozen description of one compiled kernel variant.
+
+A `GemmConfig` names every template parameter of `kernels/fp8_gemm.cuh`; heuristics choose one, codegen
+instantiates it, tests compile every one the heuristics can return. Hardware constants live here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from math import gcd
+
+# Hopper (sm_90) facts.
+SM90_SMEM_CAPACITY = 232_448  # max dynamic shared memory per block, bytes (227 KB opt-in)
+WARPGROUP_THREADS = 128
+WGMMA_M = 64
+
+# Problem granularity fixed by the scaling recipe.
+BLOCK_K = 128  # one K block per A/B scale: the kernel promotes once per block
+SCALE_BLOCK = 128  # B scales cover 128 x 128; A scales 1 x 128
+SMEM_ALIGN_SLACK = 1024  # the kernel aligns its dynamic smem base to the 1024-byte swizzle atom
+
+BLOCK_M_CHOICES = (64, 128)
+BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160)
+MAX_STAGES = 8
+
+
+class GemmType(IntEnum):
+    """Problem layout; values match `fp8gemm::GemmType` in kernels/common/scheduler.cuh."""
+
+    DENSE = 0
+    GROUPED_CONTIGUOUS = 1
+    GROUPED_MASKED = 2
+
+    @property
+    def cpp_name(self) -> str:
+        return {0: "Dense", 1: "GroupedContiguous", 2: "GroupedMasked"}[int(self)]
+
+
+def stage_bytes(block_m: int, block_n: int) -> int:
+    """Shared memory of one pipeline stage: A tile, B tile and the A tile's scales."""
+    return (block_m + block_n) * BLOCK_K + block_m * 4
+
+
+def smem_bytes(block_m: int, block_n: int, num_stages: int) -> int:
+    """Dynamic shared memory the kernel asks for (mirrors Fp8Gemm::kSmemBytes, checked at compile time)."""
+    barriers = 2 * num_stages * 8
+    return SMEM_ALIGN_SLACK + num_stages * stage_bytes(block_m, block_n) + barriers
+
+
+def max_stages(block_m: int, block_n: int) -> int:
+    """Deepest ring that fits in shared memory, capped at MAX_STAGES."""
+    fits = (SM90_SMEM_CAPACITY - SMEM_ALIGN_SLACK) // (stage_bytes(block_m, block_n) + 16)
+    return min(MAX_STAGES, fits)
+
+
+def b_scale_blocks_per_tile_ok(block_n: int) -> bool:
+    """A tile may touch at most two 128-wide B scale blocks: the kernel selects between two scales.
+
+    Tile starts fall at multiples of block_n, whose offsets inside a scale block reach 128 - gcd(block_n, 128),
+    so the tile's last column stays inside the next block iff block_n - gcd(block_n, 128) <= 128.
+    """
+    return block_n - gcd(block_n, SCALE_BLOCK) <= SCALE_BLOCK
+
+
+@dataclass(frozen=True)
+class GemmConfig:
+    """One kernel variant; every field is a template parameter of `fp8gemm::Fp8Gemm`."""
+
+    gemm_type: GemmType
+    block_m: int
+    block_n: int
+    num_stages: int
+    output_f32: bool = False
+
+    @property
+    def num_math_warpgroups(self) -> int:
+        return self.block_m // WGMMA_M
+
+    @property
+    def num_threads(self) -> int:
+        return (self.num_math_warpgroups + 1) * WARPGROUP_THREADS
+
+    @property
+    def smem_bytes(self) -> int:
+        return smem_bytes(self.block_m, self.block_n, self.num_stages)
+
+    def problems(self) -> list[str]:
+        """Why this config cannot be compiled or launched; empty when it is valid."""
+        out = []
+        if self.block_m not in BLOCK_M_CHOICES:
+            out.append(f"block_m={self.block_m} not in {BLOCK_M_CHOICES}")
+        if self.block_n not in BLOCK_N_CHOICES:
+            out.append(f"block_n={self.block_n} not in {BLOCK_N_CHOICES}")
+        elif not b_scale_blocks_per_tile_ok(self.block_n):
+            out.append(f"block_n={self.block_n} lets a tile span three B scale blocks")
+        if not 1 <= self.num_stages <= MAX_STAGES:
+            out.append(f"num_stages={self.num_stages} not in [1, {MAX_STAGES}]")
+        elif self.smem_bytes > SM90_SMEM_CAPACITY:
+            out.append(f"needs {self.smem_bytes} B of shared memory, more than {SM90_SMEM_CAPACITY}")
+        return out
+
+    def is_valid(self) -> bool:
+        return not self.problems()
+
+    def __str__(self) -> str:
+        out = "f32" if self.output_f32 else "bf16"
+        return (
+            f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}_{out}"
+        )

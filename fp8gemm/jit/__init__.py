@@ -1,0 +1,1 @@
+"""Run-time specialisation of the CUDA kernels: codegen -> compiler -> disk cache -> driver launch."""

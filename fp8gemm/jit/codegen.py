@@ -1,0 +1,35 @@
+"""Generated source = the kernel header + one instantiation behind a fixed extern "C" entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import GemmConfig
+
+KERNELS_DIR = Path(__file__).resolve().parents[1] / "kernels"
+ENTRY_POINT = "fp8gemm_kernel"
+
+
+def gemm_source(config: GemmConfig) -> str:
+    """CUDA source instantiating `fp8gemm::Fp8Gemm` for `config`.
+
+    The static_asserts make the compile fail if Python's shared-memory or thread model drifts from the
+    kernel's own constants.
+    """
+    bool_out = "true" if config.output_f32 else "false"
+    return (
+        '#include "fp8_gemm.cuh"\n\n'
+        f"using Kernel = fp8gemm::Fp8Gemm<fp8gemm::GemmType::{config.gemm_type.cpp_name}, "
+        f"{config.block_m}u, {config.block_n}u, {config.num_stages}u, {bool_out}>;\n"
+        f"static_assert(Kernel::kSmemBytes == {config.smem_bytes}u, \"smem model out of sync\");\n"
+        f"static_assert(Kernel::kNumThreads == {config.num_threads}u, \"thread model out of sync\");\n\n"
+        f'extern "C" __global__ void __launch_bounds__(Kernel::kNumThreads, 1)\n'
+        f"{ENTRY_POINT}(const __grid_constant__ fp8gemm::GemmParams params) {{\n"
+        "    Kernel::run(params);\n"
+        "}\n"
+    )
+
+
+def kernel_headers() -> list[Path]:
+    """Every header a generated source may include (all of them feed the cache key)."""
+    return sorted(KERNELS_DIR.rglob("*.cuh"))

@@ -1,0 +1,180 @@
+"""CUDA driver plumbing: load cubins, encode TMA descriptors, launch on torch's current stream.
+
+Kernels are loaded as context-independent libraries (cuLibraryLoadData), so one handle serves every GPU and
+each launch runs in the context of the stream it is given.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+
+import torch
+
+# Size of GemmParams in kernels/fp8_gemm.cuh and the offsets of its fields (pinned there by static_asserts).
+PARAMS_BYTES = 448
+TMA_DESCRIPTOR_BYTES = 128
+
+
+def _driver():
+    from cuda.bindings import driver
+
+    return driver
+
+
+def check(result: tuple, what: str):
+    """Unwraps a cuda.bindings (error, *values) tuple, raising RuntimeError on failure."""
+    driver = _driver()
+    err, *values = result
+    if err != driver.CUresult.CUDA_SUCCESS:
+        _, name = driver.cuGetErrorName(err)
+        _, text = driver.cuGetErrorString(err)
+        raise RuntimeError(f"{what} failed: {name.decode() if name else err}: {text.decode() if text else ''}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+@cache
+def _init_driver() -> None:
+    check(_driver().cuInit(0), "cuInit")
+
+
+@dataclass
+class LoadedKernel:
+    """A cubin loaded once per process; dynamic shared memory raised once per device."""
+
+    cubin: bytes
+    entry_point: str
+    smem_bytes: int
+    num_threads: int
+    _library: object = None
+    _kernel: object = None
+    _devices_ready: set = field(default_factory=set)
+
+    def handle(self, device_index: int):
+        driver = _driver()
+        if self._kernel is None:
+            _init_driver()
+            self._library = check(
+                driver.cuLibraryLoadData(self.cubin, [], [], 0, [], [], 0), "cuLibraryLoadData"
+            )
+            self._kernel = check(
+                driver.cuLibraryGetKernel(self._library, self.entry_point.encode()), "cuLibraryGetKernel"
+            )
+        if device_index not in self._devices_ready:
+            device = check(driver.cuDeviceGet(device_index), "cuDeviceGet")
+            attr = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+            check(driver.cuKernelSetAttribute(attr, self.smem_bytes, self._kernel, device), "cuKernelSetAttribute")
+            self._devices_ready.add(device_index)
+        return self._kernel
+
+    def launch(self, device_index: int, grid: int, params: ctypes.Array, stream: int) -> None:
+        driver = _driver()
+        kernel = self.handle(device_index)
+        args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
+        check(
+            driver.cuLaunchKernel(
+                driver.CUfunction(int(kernel)),
+                grid, 1, 1,
+                self.num_threads, 1, 1,
+                self.smem_bytes,
+                stream,
+                ctypes.addressof(args),
+                0,
+            ),
+            "cuLaunchKernel",
+        )
+
+
+_TORCH_TO_TMA = {
+    torch.float8_e4m3fn: ("CU_TENSOR_MAP_DATA_TYPE_UINT8", 1),
+    torch.float32: ("CU_TENSOR_MAP_DATA_TYPE_FLOAT32", 4),
+}
+
+
+# Keyed by address too: serving loops reuse a handful of buffers, so a warm call encodes nothing.
+@lru_cache(maxsize=4096)
+def _encode_tma_2d(
+    dtype: torch.dtype,
+    address: int,
+    inner: int,
+    outer: int,
+    outer_stride_bytes: int,
+    box_inner: int,
+    box_outer: int,
+    swizzle_128b: bool,
+) -> bytes:
+    """128 bytes of a 2-D tiled TMA descriptor; out-of-bounds box elements read as zero."""
+    driver = _driver()
+    _init_driver()
+    type_name, _ = _TORCH_TO_TMA[dtype]
+    swizzle = (
+        driver.CUtensorMapSwizzle.CU_TENSOR_MAP_SWIZZLE_128B
+        if swizzle_128b
+        else driver.CUtensorMapSwizzle.CU_TENSOR_MAP_SWIZZLE_NONE
+    )
+    tensor_map = check(
+        driver.cuTensorMapEncodeTiled(
+            getattr(driver.CUtensorMapDataType, type_name),
+            2,
+            address,
+            [driver.cuuint64_t(inner), driver.cuuint64_t(outer)],
+            [driver.cuuint64_t(outer_stride_bytes)],
+            [driver.cuuint32_t(box_inner), driver.cuuint32_t(box_outer)],
+            [driver.cuuint32_t(1), driver.cuuint32_t(1)],
+            driver.CUtensorMapInterleave.CU_TENSOR_MAP_INTERLEAVE_NONE,
+            swizzle,
+            driver.CUtensorMapL2promotion.CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            driver.CUtensorMapFloatOOBfill.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+        ),
+        "cuTensorMapEncodeTiled",
+    )
+    return ctypes.string_at(tensor_map.getPtr(), TMA_DESCRIPTOR_BYTES)
+
+
+def tma_2d(
+    tensor: torch.Tensor, rows: int, cols: int, row_stride: int, box_cols: int, box_rows: int, swizzle_128b: bool
+) -> bytes:
+    """Descriptor for `tensor` viewed as a row-major [rows, cols] matrix (row_stride in elements)."""
+    _, elem = _TORCH_TO_TMA[tensor.dtype]
+    return _encode_tma_2d(
+        tensor.dtype, tensor.data_ptr(), cols, rows, row_stride * elem, box_cols, box_rows, swizzle_128b
+    )
+
+
+def clear_descriptor_cache() -> None:
+    _encode_tma_2d.cache_clear()
+
+
+# GemmParams tail after the three descriptors: sfb, d, c, group_info pointers, then six u32.
+_PARAMS_TAIL = struct.Struct("<QQQQIIIIII")
+_PARAMS_TAIL_OFFSET = 3 * TMA_DESCRIPTOR_BYTES
+
+
+def pack_gemm_params(
+    tma_a: bytes,
+    tma_b: bytes,
+    tma_sfa: bytes,
+    sfb: int,
+    d: int,
+    c: int,
+    group_info: int,
+    shape_m: int,
+    shape_n: int,
+    shape_k: int,
+    num_groups: int,
+    ldd: int,
+    ldc: int,
+) -> ctypes.Array:
+    """The bytes of one `fp8gemm::GemmParams`."""
+    params = ctypes.create_string_buffer(PARAMS_BYTES)
+    params[0:TMA_DESCRIPTOR_BYTES] = tma_a
+    params[TMA_DESCRIPTOR_BYTES : 2 * TMA_DESCRIPTOR_BYTES] = tma_b
+    params[2 * TMA_DESCRIPTOR_BYTES : 3 * TMA_DESCRIPTOR_BYTES] = tma_sfa
+    _PARAMS_TAIL.pack_into(
+        params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, shape_m, shape_n, shape_k, num_groups, ldd, ldc
+    )
+    return params

@@ -1,0 +1,222 @@
+// FP8 GEMM with fine-grained scaling: D = A · Bᵀ (BF16 out) or D = C + A · Bᵀ (FP32 out).
+//
+//   A  [rows, K]  e4m3, one FP32 scale per row per 128-wide K block (sfa, MN-major: [K/128][M_pad])
+//   B  [N, K]     e4m3, one FP32 scale per 128x128 block (sfb: [groups][ceil(N/128)][ceil(K/128)])
+//
+// Warp-specialised and persistent: the last warpgroup's first thread issues TMA loads into a ring of
+// kNumStages shared-memory stages ("full"/"empty" mbarrier pair per stage); each math warpgroup owns 64 rows
+// of the BLOCK_M x BLOCK_N tile. Per 128-wide K block a math warpgroup issues four m64nNk32 FP8 wgmmas into
+// fresh FP32 registers, then folds them into the running accumulators times sfa[row] * sfb[block] on the CUDA
+// cores ("promotion"): the tensor cores' FP8 accumulation is only ~22 bits wide, so no more than one K block
+// is ever summed there.
+#pragma once
+
+#include "common/ptx.cuh"
+#include "common/scheduler.cuh"
+#include "common/wgmma.cuh"
+
+namespace fp8gemm {
+
+constexpr u32 kBlockK = 128;
+constexpr u32 kScaleBlock = 128;  // B's scales cover 128 x 128; A's cover 1 x 128
+constexpr u32 kWarpgroupThreads = 128;
+constexpr u32 kWgmmaM = 64;
+// setmaxnreg budgets: the producer needs few registers; math warpgroups hold 2 x BLOCK_N/2 accumulators.
+// 128 x 40 + 256 x 232 = 64512 fits the 65536-register file at one CTA per SM.
+constexpr u32 kProducerRegisters = 40;
+constexpr u32 kMathRegisters = 232;
+// Walk order band width (see TileScheduler): 16 n blocks keep a band's B panels within a few MB of L2.
+constexpr u32 kSchedulerGroupN = 16;
+
+// Kernel parameters, passed by value as one __grid_constant__ struct. The host mirrors this layout byte for
+// byte (fp8gemm/jit/launcher.py); the static_asserts below pin the offsets it relies on.
+struct GemmParams {
+    TmaDescriptor tma_a;    // A as 2-D [rows, K], box [BLOCK_K, BLOCK_M], 128-byte swizzle
+    TmaDescriptor tma_b;    // B as 2-D [groups * N, K], box [BLOCK_K, BLOCK_N], 128-byte swizzle
+    TmaDescriptor tma_sfa;  // A's scales as 2-D [scale rows, M_pad], box [BLOCK_M, 1]
+    const float* sfb;
+    void* d;
+    const float* c;         // FP32 output only: C [rows, ldc], may alias D
+    const i32* group_info;  // contiguous: m_indices [M_total]; masked: masked_m [groups]; else null
+    u32 shape_m;            // dense: M; contiguous: M_total; masked: M_max
+    u32 shape_n;
+    u32 shape_k;
+    u32 num_groups;
+    u32 ldd;  // elements
+    u32 ldc;  // elements
+};
+static_assert(__builtin_offsetof(GemmParams, sfb) == 384, "host mirrors this layout");
+static_assert(__builtin_offsetof(GemmParams, shape_m) == 416, "host mirrors this layout");
+static_assert(sizeof(GemmParams) == 448, "host mirrors this layout");
+
+template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32>
+struct Fp8Gemm {
+    static constexpr u32 kNumMathWarpgroups = kBlockM / kWgmmaM;
+    static constexpr u32 kNumMathThreads = kNumMathWarpgroups * kWarpgroupThreads;
+    static constexpr u32 kNumThreads = kNumMathThreads + kWarpgroupThreads;
+    static constexpr u32 kAccRegs = kBlockN / 2;  // m64nN FP32 fragment: N/2 values per thread
+
+    static constexpr u32 kSmemA = kBlockM * kBlockK;
+    static constexpr u32 kSmemB = kBlockN * kBlockK;
+    static constexpr u32 kSmemSfa = kBlockM * sizeof(float);
+    static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
+    // The 1024 bytes of slack let the kernel align its base to the 128-byte swizzle atom itself.
+    static constexpr u32 kSmemBytes = 1024 + kNumStages * kStageTxBytes + 2 * kNumStages * sizeof(u64);
+
+    // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
+    static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
+
+    static_assert(kBlockM == 64 || kBlockM == 128, "one or two math warpgroups of 64 rows");
+    static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "wgmma N");
+    static_assert(kSmemA % kSwizzleAtomBytes == 0 && kSmemB % kSwizzleAtomBytes == 0,
+                  "stages must keep every tile 1024-byte aligned");
+
+    __device__ static void run(const GemmParams& p) {
+        extern __shared__ u8 smem_raw[];
+        u8* smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
+        u8* smem_a = smem;
+        u8* smem_b = smem_a + kNumStages * kSmemA;
+        float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kSmemB);
+        u64* full = reinterpret_cast<u64*>(smem_sfa + kNumStages * kBlockM);
+        u64* empty = full + kNumStages;
+
+        const u32 thread = threadIdx.x;
+        if (thread == kNumMathThreads) {
+            if (dynamic_smem_bytes() < kSmemBytes) __trap();  // launched with the wrong config
+            tma_prefetch_descriptor(&p.tma_a);
+            tma_prefetch_descriptor(&p.tma_b);
+            tma_prefetch_descriptor(&p.tma_sfa);
+#pragma unroll
+            for (u32 s = 0; s < kNumStages; ++s) {
+                mbarrier_init(&full[s], 1);
+                mbarrier_init(&empty[s], kNumMathThreads / 32);  // lane 0 of each math warp
+            }
+            fence_barrier_init();
+            fence_proxy_async_shared();
+        }
+        __syncthreads();
+
+        const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
+        TileScheduler<kType, kBlockM, kBlockN, kSchedulerGroupN> scheduler(p.shape_m, p.shape_n, p.num_groups,
+                                                                             p.group_info);
+        Tile tile;
+        u32 iteration = 0;  // K blocks consumed so far by this CTA: selects the stage and its phase
+
+        if (thread >= kNumMathThreads) {
+            warpgroup_reg_dealloc<kProducerRegisters>();
+            if (thread != kNumMathThreads) return;
+            while (scheduler.next(tile)) {
+                if (tile.skip) continue;
+                const i32 a_row = (kType == GemmType::GroupedMasked ? tile.group * p.shape_m : 0u) +
+                                  tile.m_block * kBlockM;
+                const i32 b_row = (kType == GemmType::Dense ? 0u : tile.group * p.shape_n) +
+                                  tile.n_block * kBlockN;
+                const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
+                for (u32 k = 0; k < num_k_blocks; ++k, ++iteration) {
+                    const u32 s = iteration % kNumStages;
+                    mbarrier_wait(&empty[s], ((iteration / kNumStages) & 1u) ^ 1u);
+                    mbarrier_arrive_expect_tx(&full[s], kStageTxBytes);
+                    const i32 k_elem = k * kBlockK;
+                    tma_load_2d(smem_a + s * kSmemA, &p.tma_a, &full[s], k_elem, a_row);
+                    tma_load_2d(smem_b + s * kSmemB, &p.tma_b, &full[s], k_elem, b_row);
+                    tma_load_2d(smem_sfa + s * kBlockM, &p.tma_sfa, &full[s], tile.m_block * kBlockM,
+                                sfa_row + k);
+                }
+            }
+            return;
+        }
+
+        warpgroup_reg_alloc<kMathRegisters>();
+        const u32 warpgroup = thread / kWarpgroupThreads;
+        const u32 lane = thread % 32;
+        // wgmma fragment: this thread holds rows r and r + 8 of its warp's 16, columns 8j + 2(lane % 4) + {0,1}.
+        const u32 tile_row = warpgroup * kWgmmaM + (thread % kWarpgroupThreads) / 32 * 16 + lane / 4;
+        const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
+
+        float acc[kAccRegs];
+        float partial[kAccRegs];
+        while (scheduler.next(tile)) {
+            if (tile.skip) continue;
+            const u32 n_base = tile.n_block * kBlockN;
+            const u32 scale_n0 = n_base / kScaleBlock;
+            const u32 scale_n1 = min_of(scale_n0 + 1, num_scale_n - 1);
+            const u32 second_scale_col = (scale_n0 + 1) * kScaleBlock - n_base;  // tile column of the next block
+            const float* sfb_group = p.sfb + static_cast<u64>(tile.group) * num_scale_n * num_k_blocks;
+            const float* sfb0 = sfb_group + scale_n0 * num_k_blocks;
+            const float* sfb1 = sfb_group + scale_n1 * num_k_blocks;
+
+#pragma unroll
+            for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
+
+            for (u32 k = 0; k < num_k_blocks; ++k, ++iteration) {
+                // Issued before the barrier wait so the L2 latency hides behind it and the MMAs.
+                const float scale_b0 = load_global_nc_f32(sfb0 + k);
+                const float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k) : scale_b0;
+                const u32 s = iteration % kNumStages;
+                mbarrier_wait(&full[s], (iteration / kNumStages) & 1u);
+
+                const float scale_a0 = smem_sfa[s * kBlockM + tile_row];
+                const float scale_a1 = smem_sfa[s * kBlockM + tile_row + 8];
+                const u64 desc_a = make_kmajor_sw128_desc(smem_a + s * kSmemA + warpgroup * kWgmmaM * kBlockK);
+                const u64 desc_b = make_kmajor_sw128_desc(smem_b + s * kSmemB);
+                fence_registers<kAccRegs>(partial);
+                wgmma_fence();
+#pragma unroll
+                for (u32 kk = 0; kk < kBlockK / kWgmmaK; ++kk) {
+                    WgmmaFp8<kBlockN>::mma(advance_desc_k(desc_a, kk * kWgmmaK),
+                                           advance_desc_k(desc_b, kk * kWgmmaK), partial, kk > 0);
+                }
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_registers<kAccRegs>(partial);
+                // The stage's smem (operands and sfa) is no longer read: hand it back to the producer.
+                if (lane == 0) mbarrier_arrive(&empty[s]);
+
+#pragma unroll
+                for (u32 j = 0; j < kBlockN / 8; ++j) {
+                    const float scale_b = (kMayStraddle && j * 8 >= second_scale_col) ? scale_b1 : scale_b0;
+                    const float s0 = scale_a0 * scale_b;
+                    const float s1 = scale_a1 * scale_b;
+                    acc[4 * j + 0] += s0 * partial[4 * j + 0];
+                    acc[4 * j + 1] += s0 * partial[4 * j + 1];
+                    acc[4 * j + 2] += s1 * partial[4 * j + 2];
+                    acc[4 * j + 3] += s1 * partial[4 * j + 3];
+                }
+            }
+            store_tile(p, tile, tile_row, lane, acc);
+        }
+    }
+
+    // Writes this thread's two rows straight from registers; rows past the valid count, padding rows of
+    // the contiguous layout and columns past N are left untouched.
+    __device__ static void store_tile(const GemmParams& p, const Tile& tile, u32 tile_row, u32 lane,
+                                      const float* acc) {
+        const u32 col_base = tile.n_block * kBlockN + 2 * (lane % 4);
+        const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
+#pragma unroll
+        for (u32 half = 0; half < 2; ++half) {
+            const u32 row = tile.m_block * kBlockM + tile_row + 8 * half;
+            bool valid = row < tile.valid_rows;
+            if constexpr (kType == GemmType::GroupedContiguous) {
+                valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
+            }
+            if (!valid) continue;
+            const u64 out_row = row_offset + row;
+#pragma unroll
+            for (u32 j = 0; j < kBlockN / 8; ++j) {
+                const u32 col = col_base + 8 * j;
+                if (col >= p.shape_n) continue;
+                const float x = acc[4 * j + 2 * half];
+                const float y = acc[4 * j + 2 * half + 1];
+                if constexpr (kOutputF32) {
+                    const float2 c = load_global_f32x2(p.c + out_row * p.ldc + col);
+                    store_global_f32x2(static_cast<float*>(p.d) + out_row * p.ldd + col, c.x + x, c.y + y);
+                } else {
+                    store_global_u32(static_cast<u16*>(p.d) + out_row * p.ldd + col, pack_bf16x2(x, y));
+                }
+            }
+        }
+    }
+};
+
+}  // namespace fp8gemm

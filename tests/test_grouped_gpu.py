@@ -1,0 +1,110 @@
+"""Grouped (MoE) GEMMs on the GPU: contiguous and masked layouts against float64 references.
+
+Every valid row must match the float64 product of its expert's dequantized inputs (calc_diff < 1e-5);
+padding rows (contiguous) and rows past masked_m (masked) must stay as the NaN they were poisoned with.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import fp8gemm
+from fp8gemm.testing import (
+    calc_diff,
+    expert_sizes,
+    grouped_contiguous_inputs,
+    grouped_masked_inputs,
+    reference_gemm,
+)
+
+pytestmark = pytest.mark.gpu
+
+NK = [(4096, 7168), (7168, 2048), (520, 1040), (264, 160)]
+GROUPS = [1, 2, 4, 8, 32]
+
+
+def _expected_m(num_groups: int) -> int:
+    return max(64, 2048 // num_groups)
+
+
+@pytest.mark.parametrize("num_groups", GROUPS)
+@pytest.mark.parametrize("n,k", NK, ids=str)
+def test_contiguous_matches_reference(num_groups: int, n: int, k: int) -> None:
+    sizes = expert_sizes(num_groups, _expected_m(num_groups))
+    problem = grouped_contiguous_inputs(sizes, n, k)
+    fp8gemm.m_grouped_fp8_gemm_nt_contiguous(problem.a, problem.b, problem.d, problem.m_indices, check=True)
+    m_indices = problem.m_indices.cpu()
+    for expert in range(num_groups):
+        rows = (m_indices == expert).nonzero().flatten().cuda()
+        if rows.numel() == 0:
+            continue
+        a = (problem.a[0][rows], problem.a[1][rows])
+        b = (problem.b[0][expert], problem.b[1][expert])
+        out = problem.d[rows]
+        assert not torch.isnan(out).any(), f"expert {expert}: unwritten rows"
+        assert calc_diff(out, reference_gemm(a, b)) < 1e-5, f"expert {expert}"
+    padding = (m_indices < 0).nonzero().flatten().cuda()
+    assert torch.isnan(problem.d[padding]).all(), "padding rows must be left untouched"
+
+
+@pytest.mark.parametrize("num_groups", GROUPS)
+@pytest.mark.parametrize("n,k", NK, ids=str)
+def test_masked_matches_reference(num_groups: int, n: int, k: int) -> None:
+    expected_m = _expected_m(num_groups)
+    m_max = 2 * expected_m
+    sizes = expert_sizes(num_groups, expected_m)
+    problem = grouped_masked_inputs(sizes, m_max, n, k)
+    fp8gemm.m_grouped_fp8_gemm_nt_masked(problem.a, problem.b, problem.d, problem.masked_m, expected_m, check=True)
+    _check_masked(problem, sizes)
+
+
+def _check_masked(problem, sizes: list[int]) -> None:
+    for group, rows in enumerate(sizes):
+        out = problem.d[group, :rows]
+        ref = reference_gemm((problem.a[0][group, :rows], problem.a[1][group, :rows]),
+                             (problem.b[0][group], problem.b[1][group]))
+        assert not torch.isnan(out).any(), f"group {group}: unwritten rows"
+        if rows:
+            assert calc_diff(out, ref) < 1e-5, f"group {group}"
+        assert torch.isnan(problem.d[group, rows:]).all(), f"group {group}: wrote past masked_m"
+
+
+def test_masked_counts_are_clamped_to_m_max() -> None:
+    sizes = [100, 64]
+    problem = grouped_masked_inputs(sizes, 64, 512, 256)
+    problem.masked_m.copy_(torch.tensor([100, -5], dtype=torch.int32))
+    fp8gemm.m_grouped_fp8_gemm_nt_masked(problem.a, problem.b, problem.d, problem.masked_m, 64)
+    torch.cuda.synchronize()
+    _check_masked(problem, [64, 0])
+    with pytest.raises(ValueError, match=r"masked_m\[0\] = 100"):
+        fp8gemm.m_grouped_fp8_gemm_nt_masked(problem.a, problem.b, problem.d, problem.masked_m, 64, check=True)
+
+
+def test_contiguous_skips_tiles_of_invalid_experts() -> None:
+    problem = grouped_contiguous_inputs([128, 128], 256, 512)
+    problem.m_indices[:128] = 7  # no such expert: the kernel must skip, not read out of bounds
+    fp8gemm.m_grouped_fp8_gemm_nt_contiguous(problem.a, problem.b, problem.d, problem.m_indices)
+    torch.cuda.synchronize()
+    assert torch.isnan(problem.d[:128]).all()
+    ref = reference_gemm((problem.a[0][128:], problem.a[1][128:]), (problem.b[0][1], problem.b[1][1]))
+    assert calc_diff(problem.d[128:], ref) < 1e-5
+    with pytest.raises(ValueError, match=r"m_indices\[0\] = 7"):
+        fp8gemm.m_grouped_fp8_gemm_nt_contiguous(problem.a, problem.b, problem.d, problem.m_indices, check=True)
+
+
+def test_masked_cuda_graph_replays_with_new_counts() -> None:
+    num_groups, expected_m, m_max, n, k = 4, 96, 256, 2048, 1024
+    problem = grouped_masked_inputs([expected_m] * num_groups, m_max, n, k)
+    args = (problem.a, problem.b, problem.d, problem.masked_m, expected_m)
+    fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)  # compile and load outside capture
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
+    for counts in ([1, 200, 0, 96], [256, 17, 129, 64], [0, 0, 5, 256]):
+        problem.masked_m.copy_(torch.tensor(counts, dtype=torch.int32))
+        problem.d.fill_(float("nan"))
+        graph.replay()
+        torch.cuda.synchronize()
+        _check_masked(problem, counts)
