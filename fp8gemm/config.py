@@ -105,6 +105,4 @@ class GemmConfig:
 
     def __str__(self) -> str:
         out = "f32" if self.output_f32 else "bf16"
-        return (
-            f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}_{out}"
-        )
+        return f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}_{out}"

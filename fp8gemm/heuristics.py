@@ -13,6 +13,8 @@ critical path, so the model picks block_n=16 (the weight read is spread over eve
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from .config import (
@@ -70,6 +72,33 @@ def choose_config(
                 best_key = key
                 best = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), output_f32)
     return best
+
+
+_forced: GemmConfig | None = None
+
+
+@contextmanager
+def forced_config(config: GemmConfig) -> Iterator[None]:
+    """Within the block, ops of `config.gemm_type` launch `config` instead of the heuristic's choice
+    (sanitizer runs, tuning, tests of one variant)."""
+    problems = config.problems()
+    if problems:
+        raise ValueError(f"invalid kernel config {config}: {'; '.join(problems)}")
+    global _forced
+    previous, _forced = _forced, config
+    try:
+        yield
+    finally:
+        _forced = previous
+
+
+def select_config(
+    gemm_type: GemmType, m: int, n: int, k: int, num_groups: int, num_sms: int, output_f32: bool = False
+) -> GemmConfig:
+    """The config an op launches: a forced one when it matches the op, else choose_config's."""
+    if _forced is not None and _forced.gemm_type == gemm_type and _forced.output_f32 == output_f32:
+        return _forced
+    return choose_config(gemm_type, m, n, k, num_groups, num_sms, output_f32)
 
 
 def all_configs() -> list[GemmConfig]:

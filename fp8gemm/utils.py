@@ -49,7 +49,9 @@ def get_mn_major_tma_aligned_tensor(sf: torch.Tensor) -> torch.Tensor:
     if sf.dtype != torch.float32:
         raise TypeError(f"scale tensor must be torch.float32, got {sf.dtype}")
     if sf.dim() not in (2, 3):
-        raise ValueError(f"scale tensor must be 2-D [M, K/128] or 3-D [G, M, K/128], got shape {tuple(sf.shape)}")
+        raise ValueError(
+            f"scale tensor must be 2-D [M, K/128] or 3-D [G, M, K/128], got shape {tuple(sf.shape)}"
+        )
     if is_mn_major_tma_aligned(sf):
         return sf
     squeeze = sf.dim() == 2

@@ -89,13 +89,3 @@ def test_dense_uses_current_stream() -> None:
         fp8gemm.fp8_gemm_nt(problem.a, problem.b, problem.d)
     stream.synchronize()
     _check(problem, problem.d)
-
-
-def test_dense_is_deterministic() -> None:
-    problem = dense_inputs(4096, 7168, 2048)
-    fp8gemm.fp8_gemm_nt(problem.a, problem.b, problem.d)
-    first = problem.d.clone()
-    for _ in range(9):
-        problem.d.fill_(float("nan"))
-        fp8gemm.fp8_gemm_nt(problem.a, problem.b, problem.d)
-        assert torch.equal(problem.d, first)

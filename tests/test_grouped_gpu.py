@@ -55,15 +55,19 @@ def test_masked_matches_reference(num_groups: int, n: int, k: int) -> None:
     m_max = 2 * expected_m
     sizes = expert_sizes(num_groups, expected_m)
     problem = grouped_masked_inputs(sizes, m_max, n, k)
-    fp8gemm.m_grouped_fp8_gemm_nt_masked(problem.a, problem.b, problem.d, problem.masked_m, expected_m, check=True)
+    fp8gemm.m_grouped_fp8_gemm_nt_masked(
+        problem.a, problem.b, problem.d, problem.masked_m, expected_m, check=True
+    )
     _check_masked(problem, sizes)
 
 
 def _check_masked(problem, sizes: list[int]) -> None:
     for group, rows in enumerate(sizes):
         out = problem.d[group, :rows]
-        ref = reference_gemm((problem.a[0][group, :rows], problem.a[1][group, :rows]),
-                             (problem.b[0][group], problem.b[1][group]))
+        ref = reference_gemm(
+            (problem.a[0][group, :rows], problem.a[1][group, :rows]),
+            (problem.b[0][group], problem.b[1][group]),
+        )
         assert not torch.isnan(out).any(), f"group {group}: unwritten rows"
         if rows:
             assert calc_diff(out, ref) < 1e-5, f"group {group}"
@@ -78,7 +82,9 @@ def test_masked_counts_are_clamped_to_m_max() -> None:
     torch.cuda.synchronize()
     _check_masked(problem, [64, 0])
     with pytest.raises(ValueError, match=r"masked_m\[0\] = 100"):
-        fp8gemm.m_grouped_fp8_gemm_nt_masked(problem.a, problem.b, problem.d, problem.masked_m, 64, check=True)
+        fp8gemm.m_grouped_fp8_gemm_nt_masked(
+            problem.a, problem.b, problem.d, problem.masked_m, 64, check=True
+        )
 
 
 def test_contiguous_skips_tiles_of_invalid_experts() -> None:
@@ -90,7 +96,9 @@ def test_contiguous_skips_tiles_of_invalid_experts() -> None:
     ref = reference_gemm((problem.a[0][128:], problem.a[1][128:]), (problem.b[0][1], problem.b[1][1]))
     assert calc_diff(problem.d[128:], ref) < 1e-5
     with pytest.raises(ValueError, match=r"m_indices\[0\] = 7"):
-        fp8gemm.m_grouped_fp8_gemm_nt_contiguous(problem.a, problem.b, problem.d, problem.m_indices, check=True)
+        fp8gemm.m_grouped_fp8_gemm_nt_contiguous(
+            problem.a, problem.b, problem.d, problem.m_indices, check=True
+        )
 
 
 def test_masked_cuda_graph_replays_with_new_counts() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..config import BLOCK_K, SCALE_BLOCK, GemmType
-from ..heuristics import choose_config
+from ..heuristics import select_config
 from ..utils import ceil_div, get_mn_major_tma_aligned_tensor, get_num_sms
 from . import validation as v
 from .gemm_launch import launch_gemm
@@ -43,7 +43,9 @@ def fp8_gemm_nt(
     m, k = a_data.shape
     n, k_b = b_data.shape
     if k_b != k:
-        raise ValueError(f"a[0] is [M, K] = {tuple(a_data.shape)} and b[0] is [N, K] = {tuple(b_data.shape)}: K differs")
+        raise ValueError(
+            f"a[0] is [M, K] = {tuple(a_data.shape)} and b[0] is [N, K] = {tuple(b_data.shape)}: K differs"
+        )
     if n % 8 != 0:
         raise ValueError(f"N (b[0].shape[0]) must be a multiple of 8, got {n}")
     if k % 16 != 0:
@@ -74,7 +76,7 @@ def fp8_gemm_nt(
         return
     sfa = get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
-    config = choose_config(GemmType.DENSE, m, n, k, 1, get_num_sms(), c is not None)
+    config = select_config(GemmType.DENSE, m, n, k, 1, get_num_sms(), c is not None)
     num_tiles = ceil_div(m, config.block_m) * ceil_div(n, config.block_n)
     launch_gemm(
         config,

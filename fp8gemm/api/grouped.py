@@ -14,14 +14,21 @@ from __future__ import annotations
 import torch
 
 from ..config import BLOCK_K, SCALE_BLOCK, GemmType
-from ..heuristics import choose_config
-from ..utils import ceil_div, get_m_alignment_for_contiguous_layout, get_mn_major_tma_aligned_tensor, get_num_sms
+from ..heuristics import select_config
+from ..utils import (
+    ceil_div,
+    get_m_alignment_for_contiguous_layout,
+    get_mn_major_tma_aligned_tensor,
+    get_num_sms,
+)
 from . import validation as v
 from .dense import check_b_scales
 from .gemm_launch import launch_gemm
 
 
-def _check_grouped_b(b: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
+def _check_grouped_b(
+    b: tuple[torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
     b_data, sfb = v.check_pair("b", b)
     v.check_tensor("b[0]", b_data, v.FP8, 3)
     g, n, k = b_data.shape
@@ -33,7 +40,9 @@ def _check_grouped_b(b: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor
         raise ValueError(f"K (b[0].shape[2]) must be a multiple of 16, got {k}")
     v.check_k_major("b[0]", b_data)
     if g > 1 and b_data.stride(0) != n * b_data.stride(1):
-        raise ValueError(f"b[0] groups must be stacked without gaps (stride(0) == N * stride(1)), got {b_data.stride()}")
+        raise ValueError(
+            f"b[0] groups must be stacked without gaps (stride(0) == N * stride(1)), got {b_data.stride()}"
+        )
     sfb = check_b_scales("b[1]", sfb, (g, ceil_div(n, SCALE_BLOCK), ceil_div(k, BLOCK_K)))
     return b_data, sfb, g, n, k
 
@@ -80,7 +89,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
     if m == 0:
         return
     sfa = get_mn_major_tma_aligned_tensor(sfa)
-    config = choose_config(GemmType.GROUPED_CONTIGUOUS, m, n, k, g, get_num_sms())
+    config = select_config(GemmType.GROUPED_CONTIGUOUS, m, n, k, g, get_num_sms())
     num_tiles = ceil_div(m, config.block_m) * ceil_div(n, config.block_n)
     launch_gemm(
         config,
@@ -112,7 +121,9 @@ def check_contiguous_layout(m_indices: torch.Tensor, num_groups: int) -> None:
     bad = (values < -1) | (values >= num_groups)
     if bool(bad.any()):
         row = int(bad.nonzero()[0, 0])
-        raise ValueError(f"m_indices[{row}] = {int(values[row])} is not an expert in [0, {num_groups}) nor -1")
+        raise ValueError(
+            f"m_indices[{row}] = {int(values[row])} is not an expert in [0, {num_groups}) nor -1"
+        )
     alignment = get_m_alignment_for_contiguous_layout()
     for start in range(0, values.numel(), alignment):
         block = values[start : start + alignment]
@@ -156,14 +167,18 @@ def m_grouped_fp8_gemm_nt_masked(
         raise ValueError(f"a[0] is [G, M_max, K] = {tuple(a_data.shape)} but b[0] has K = {k}")
     v.check_k_major("a[0]", a_data)
     if g > 1 and a_data.stride(0) != m_max * a_data.stride(1):
-        raise ValueError(f"a[0] groups must be stacked without gaps (stride(0) == M_max * stride(1)), got {a_data.stride()}")
+        raise ValueError(
+            f"a[0] groups must be stacked without gaps (stride(0) == M_max * stride(1)), got {a_data.stride()}"
+        )
     v.check_tensor("a[1]", sfa, torch.float32, 3)
     v.check_shape("a[1]", sfa, (g, m_max, ceil_div(k, BLOCK_K)))
     v.check_tensor("d", d, torch.bfloat16, 3)
     v.check_shape("d", d, (g, m_max, n))
     v.check_output("d", d)
     if g > 1 and d.stride(0) != m_max * d.stride(1):
-        raise ValueError(f"d groups must be stacked without gaps (stride(0) == M_max * stride(1)), got {d.stride()}")
+        raise ValueError(
+            f"d groups must be stacked without gaps (stride(0) == M_max * stride(1)), got {d.stride()}"
+        )
     v.check_tensor("masked_m", masked_m, torch.int32, 1)
     v.check_shape("masked_m", masked_m, (g,))
     expected_m = v.check_int("expected_m", expected_m, 1)
@@ -180,7 +195,7 @@ def m_grouped_fp8_gemm_nt_masked(
     if m_max == 0:
         return
     sfa = get_mn_major_tma_aligned_tensor(sfa)
-    config = choose_config(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
+    config = select_config(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
     launch_gemm(
         config,
         a=a_data,

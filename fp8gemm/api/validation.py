@@ -28,8 +28,10 @@ def check_tensor(name: str, t: torch.Tensor, dtype: torch.dtype, ndim: int) -> N
         raise TypeError(f"{name} must have dtype {dtype}, got {t.dtype}")
     if t.dim() != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(t.shape)}")
-    if any(st <= 0 and sz > 1 for st, sz in zip(t.stride(), t.shape)):
-        raise ValueError(f"{name} must have positive strides (no expanded or flipped views), got {t.stride()}")
+    if any(st <= 0 and sz > 1 for st, sz in zip(t.stride(), t.shape, strict=True)):
+        raise ValueError(
+            f"{name} must have positive strides (no expanded or flipped views), got {t.stride()}"
+        )
 
 
 def check_shape(name: str, t: torch.Tensor, expected: Sequence[int]) -> None:
@@ -40,7 +42,9 @@ def check_shape(name: str, t: torch.Tensor, expected: Sequence[int]) -> None:
 def check_k_major(name: str, t: torch.Tensor) -> None:
     """Innermost dim contiguous, other strides 16-byte multiples, base 16-byte aligned (TMA's rules)."""
     if t.stride(-1) != 1:
-        raise ValueError(f"{name} must be contiguous in its last dimension (K-major), got strides {t.stride()}")
+        raise ValueError(
+            f"{name} must be contiguous in its last dimension (K-major), got strides {t.stride()}"
+        )
     for dim in range(t.dim() - 1):
         if t.shape[dim] > 1 and (t.stride(dim) * t.element_size()) % TMA_ADDRESS_ALIGNMENT != 0:
             raise ValueError(
@@ -51,7 +55,9 @@ def check_k_major(name: str, t: torch.Tensor) -> None:
 
 def check_aligned(name: str, t: torch.Tensor, alignment: int = TMA_ADDRESS_ALIGNMENT) -> None:
     if t.data_ptr() % alignment != 0:
-        raise ValueError(f"{name} data pointer must be {alignment}-byte aligned (got a view at an odd offset)")
+        raise ValueError(
+            f"{name} data pointer must be {alignment}-byte aligned (got a view at an odd offset)"
+        )
 
 
 def check_output(name: str, t: torch.Tensor) -> None:
@@ -70,7 +76,9 @@ def check_devices(out_name: str, out: torch.Tensor, **tensors: torch.Tensor) -> 
             raise ValueError(f"{name} must be a CUDA tensor, got device {t.device}")
     for name, t in tensors.items():
         if t is not None and t.device != out.device:
-            raise ValueError(f"{name} is on {t.device} but {out_name} is on {out.device}: all must share one GPU")
+            raise ValueError(
+                f"{name} is on {t.device} but {out_name} is on {out.device}: all must share one GPU"
+            )
 
 
 def check_hopper(device: torch.device) -> None:
@@ -85,7 +93,7 @@ def check_hopper(device: torch.device) -> None:
 def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     if t.numel() == 0:
         return (t.data_ptr(), t.data_ptr())
-    extent = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride())) + 1
+    extent = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True)) + 1
     return (t.data_ptr(), t.data_ptr() + extent * t.element_size())
 
 

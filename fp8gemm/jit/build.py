@@ -7,7 +7,7 @@ import threading
 from ..config import GemmConfig
 from . import cache
 from .codegen import ENTRY_POINT, gemm_source
-from .compiler import CompileResult, compile_cubin, compile_flags, compiler_identity, chosen_compiler
+from .compiler import CompileResult, chosen_compiler, compile_cubin, compile_flags, compiler_identity
 from .launcher import LoadedKernel
 
 _loaded: dict[GemmConfig, LoadedKernel] = {}
@@ -44,3 +44,11 @@ def get_kernel(config: GemmConfig) -> LoadedKernel:
                 )
                 _loaded[config] = kernel
     return kernel
+
+
+def precompile(configs: list[GemmConfig], max_workers: int | None = None) -> None:
+    """Compiles `configs` into the disk cache in parallel processes (each compile is single-threaded)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=max_workers) as pool:
+        list(pool.map(compile_config, configs))

@@ -105,7 +105,9 @@ def chosen_compiler() -> str:
     if wanted == "nvcc":
         raise RuntimeError("FP8GEMM_COMPILER=nvcc but no nvcc was found. " + NO_COMPILER_MESSAGE)
     if wanted == "nvrtc":
-        raise RuntimeError("FP8GEMM_COMPILER=nvrtc but the NVRTC library could not be loaded. " + NO_COMPILER_MESSAGE)
+        raise RuntimeError(
+            "FP8GEMM_COMPILER=nvrtc but the NVRTC library could not be loaded. " + NO_COMPILER_MESSAGE
+        )
     raise RuntimeError(NO_COMPILER_MESSAGE)
 
 

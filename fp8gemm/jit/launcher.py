@@ -31,7 +31,9 @@ def check(result: tuple, what: str):
     if err != driver.CUresult.CUDA_SUCCESS:
         _, name = driver.cuGetErrorName(err)
         _, text = driver.cuGetErrorString(err)
-        raise RuntimeError(f"{what} failed: {name.decode() if name else err}: {text.decode() if text else ''}")
+        raise RuntimeError(
+            f"{what} failed: {name.decode() if name else err}: {text.decode() if text else ''}"
+        )
     if not values:
         return None
     return values[0] if len(values) == 1 else tuple(values)
@@ -67,7 +69,10 @@ class LoadedKernel:
         if device_index not in self._devices_ready:
             device = check(driver.cuDeviceGet(device_index), "cuDeviceGet")
             attr = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-            check(driver.cuKernelSetAttribute(attr, self.smem_bytes, self._kernel, device), "cuKernelSetAttribute")
+            check(
+                driver.cuKernelSetAttribute(attr, self.smem_bytes, self._kernel, device),
+                "cuKernelSetAttribute",
+            )
             self._devices_ready.add(device_index)
         return self._kernel
 
@@ -78,8 +83,12 @@ class LoadedKernel:
         check(
             driver.cuLaunchKernel(
                 driver.CUfunction(int(kernel)),
-                grid, 1, 1,
-                self.num_threads, 1, 1,
+                grid,
+                1,
+                1,
+                self.num_threads,
+                1,
+                1,
                 self.smem_bytes,
                 stream,
                 ctypes.addressof(args),
@@ -136,7 +145,13 @@ def _encode_tma_2d(
 
 
 def tma_2d(
-    tensor: torch.Tensor, rows: int, cols: int, row_stride: int, box_cols: int, box_rows: int, swizzle_128b: bool
+    tensor: torch.Tensor,
+    rows: int,
+    cols: int,
+    row_stride: int,
+    box_cols: int,
+    box_rows: int,
+    swizzle_128b: bool,
 ) -> bytes:
     """Descriptor for `tensor` viewed as a row-major [rows, cols] matrix (row_stride in elements)."""
     _, elem = _TORCH_TO_TMA[tensor.dtype]

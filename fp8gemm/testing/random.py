@@ -19,7 +19,9 @@ def random_activations(*shape: int, device: str | torch.device = "cuda", generat
     x = torch.randn(*shape, device=device, generator=generator)
     if shape[-1] > 0 and x.numel() > 0:
         rows = x.view(-1, shape[-1])
-        cols = torch.randint(0, shape[-1], (rows.shape[0], OUTLIERS_PER_ROW), device=device, generator=generator)
+        cols = torch.randint(
+            0, shape[-1], (rows.shape[0], OUTLIERS_PER_ROW), device=device, generator=generator
+        )
         rows.scatter_(1, cols, rows.gather(1, cols) * OUTLIER_SCALE)
     return x.to(torch.bfloat16)
 
@@ -43,7 +45,9 @@ class Problem:
     masked_m: torch.Tensor | None = None
 
 
-def dense_inputs(m: int, n: int, k: int, device: str | torch.device = "cuda", out_dtype=torch.bfloat16) -> Problem:
+def dense_inputs(
+    m: int, n: int, k: int, device: str | torch.device = "cuda", out_dtype=torch.bfloat16
+) -> Problem:
     a_bf16 = random_activations(m, k, device=device)
     b_bf16 = random_weights(n, k, device=device)
     d = torch.full((m, n), float("nan"), dtype=out_dtype, device=device)
@@ -60,7 +64,9 @@ def expert_sizes(num_groups: int, expected_m: int, generator: torch.Generator | 
     return out
 
 
-def grouped_contiguous_inputs(sizes: list[int], n: int, k: int, device: str | torch.device = "cuda") -> Problem:
+def grouped_contiguous_inputs(
+    sizes: list[int], n: int, k: int, device: str | torch.device = "cuda"
+) -> Problem:
     """Experts' rows back to back, each segment padded to the contiguous-layout alignment with -1 rows."""
     alignment = get_m_alignment_for_contiguous_layout()
     g = len(sizes)
@@ -68,14 +74,18 @@ def grouped_contiguous_inputs(sizes: list[int], n: int, k: int, device: str | to
     m_total = sum(padded)
     m_indices = torch.full((m_total,), -1, dtype=torch.int32)
     start = 0
-    for expert, (size, span) in enumerate(zip(sizes, padded)):
+    for expert, (size, span) in enumerate(zip(sizes, padded, strict=True)):
         m_indices[start : start + size] = expert
         start += span
     a_bf16 = random_activations(m_total, k, device=device)
     b_bf16 = random_weights(g, n, k, device=device)
     d = torch.full((m_total, n), float("nan"), dtype=torch.bfloat16, device=device)
     return Problem(
-        a_bf16, b_bf16, per_token_cast_to_fp8(a_bf16), per_block_cast_to_fp8(b_bf16), d,
+        a_bf16,
+        b_bf16,
+        per_token_cast_to_fp8(a_bf16),
+        per_block_cast_to_fp8(b_bf16),
+        d,
         m_indices=m_indices.to(device),
     )
 

@@ -1,0 +1,63 @@
+"""Runs every kernel variant once on a small problem with tails; meant to run under compute-sanitizer:
+
+    compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 python3 scripts/sanitize_cases.py
+    compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py [filter ...]
+
+Each result is also checked against the float64 reference, so a variant that runs clean but computes the
+wrong thing fails too. Optional arguments keep only configs whose name contains one of them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+import fp8gemm
+from fp8gemm.config import GemmType
+from fp8gemm.heuristics import all_configs, forced_config
+from fp8gemm.testing import (
+    calc_diff,
+    dense_inputs,
+    grouped_contiguous_inputs,
+    grouped_masked_inputs,
+    reference_gemm,
+)
+
+# Tails everywhere: M not a multiple of 64, N not of any block_n, K not of 128.
+M, N, K = 136, 328, 272
+
+
+def run(config) -> float:
+    if config.gemm_type == GemmType.DENSE:
+        p = dense_inputs(M, N, K, out_dtype=torch.float32 if config.output_f32 else torch.bfloat16)
+        c = torch.randn(M, N, device="cuda") if config.output_f32 else None
+        fp8gemm.fp8_gemm_nt(p.a, p.b, p.d, c=c)
+        ref = reference_gemm(p.a, p.b) + (c.double() if c is not None else 0)
+        return calc_diff(p.d, ref)
+    if config.gemm_type == GemmType.GROUPED_CONTIGUOUS:
+        p = grouped_contiguous_inputs([70, 0, 130], N, K)
+        fp8gemm.m_grouped_fp8_gemm_nt_contiguous(p.a, p.b, p.d, p.m_indices)
+        rows = (p.m_indices == 2).nonzero().flatten()
+        return calc_diff(p.d[rows], reference_gemm((p.a[0][rows], p.a[1][rows]), (p.b[0][2], p.b[1][2])))
+    p = grouped_masked_inputs([70, 0, 97], 100, N, K)
+    fp8gemm.m_grouped_fp8_gemm_nt_masked(p.a, p.b, p.d, p.masked_m, 64)
+    return calc_diff(p.d[2, :97], reference_gemm(p.a, p.b)[2, :97])
+
+
+def main(filters: list[str]) -> int:
+    configs = [c for c in all_configs() if not filters or any(f in str(c) for f in filters)]
+    bad = 0
+    for config in configs:
+        with forced_config(config):
+            diff = run(config)
+        torch.cuda.synchronize()
+        ok = diff < 1e-5
+        bad += not ok
+        print(f"{config!s:45} diff={diff:.2e} {'ok' if ok else 'WRONG'}", flush=True)
+    print(f"{len(configs) - bad} passed, {bad} failed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
