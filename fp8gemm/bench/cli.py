@@ -1,0 +1,130 @@
+"""Command line of `python -m fp8gemm.bench`: run a suite, save JSON (and a plot), print the table last."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from .report import (
+    Row,
+    default_json_path,
+    format_geomeans,
+    format_table,
+    speedup_geomeans,
+    write_json,
+    write_plot,
+)
+from .runner import measure_all
+from .suites import JIT_PROBE_SHAPE, SHAPE_SETS, SUITES, suite_shapes
+from .timing import LAUNCH_CALLS, JitTiming, jit_first_call_ms, timing_method
+
+EXIT_NO_GPU = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fp8gemm.bench",
+        description="Time fp8gemm against cuBLASLt blockwise-scaled FP8 (torch._scaled_mm) on this GPU.",
+    )
+    parser.add_argument(
+        "--suite", choices=SUITES, default="all", help="which problems to time (default: all)"
+    )
+    parser.add_argument(
+        "--shapes", choices=SHAPE_SETS, default="full", help="'small': a few shapes for a quick smoke run"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks"),
+        help="folder for the default JSON name (default: benchmarks)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="JSON path (default: OUT/<gpu>-<YYYY-MM-DD>-<suite>.json)"
+    )
+    parser.add_argument(
+        "--plot", action="store_true", help="also write a PNG next to the JSON (needs matplotlib)"
+    )
+    parser.add_argument("--no-jit", action="store_true", help="skip the cold/warm JIT first-call timing")
+    return parser
+
+
+def _versions() -> dict[str, Any]:
+    try:
+        import triton
+
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    return {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "triton": triton_version,
+        "fp8gemm": __version__,
+    }
+
+
+def _jit_line(jit: JitTiming | None) -> str:
+    if jit is None:
+        return "JIT first call: skipped (--no-jit)"
+    if jit.error:
+        return f"JIT first call ({jit.shape}): ERROR {jit.error}"
+    return f"JIT first call ({jit.shape}): cold cache {jit.cold_ms:.0f} ms, warm cache {jit.warm_ms:.0f} ms"
+
+
+def _save(json_path: Path, metadata: dict[str, Any], rows: list[Row], plot: bool, title: str) -> bool:
+    """Writes the JSON (and plot); a write failure is printed, not raised, so the table still prints."""
+    try:
+        write_json(json_path, metadata, rows)
+        print(f"wrote {json_path}")
+        if plot:
+            print(write_plot(json_path.with_suffix(".png"), rows, title))
+    except OSError as exc:
+        print(f"could not save results to {json_path}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark; returns 0, or 1 if a shape, the JIT timing or saving failed, 2 without a CUDA GPU."""
+    args = build_parser().parse_args(argv)
+    if not torch.cuda.is_available():
+        print("fp8gemm.bench needs a CUDA GPU (Hopper, sm_90); none is visible.", file=sys.stderr)
+        return EXIT_NO_GPU
+    torch.manual_seed(0)
+    started = datetime.now()
+    gpu = torch.cuda.get_device_name()
+    versions = _versions()
+    print(f"{gpu}; {', '.join(f'{k} {v}' for k, v in versions.items())}; {timing_method()}", flush=True)
+
+    probe = JIT_PROBE_SHAPE
+    jit = None if args.no_jit else jit_first_call_ms(probe.m, probe.n, probe.k)
+    rows = measure_all(suite_shapes(args.suite, args.shapes))
+
+    json_path = args.json or default_json_path(args.out, gpu, started.strftime("%Y-%m-%d"), args.suite)
+    metadata = {
+        "date": started.isoformat(timespec="seconds"),
+        "gpu": gpu,
+        **versions,
+        "suite": args.suite,
+        "shapes": args.shapes,
+        "timing": timing_method(),
+        "launch_calls": LAUNCH_CALLS,
+        "jit": None if jit is None else asdict(jit),
+    }
+    saved = _save(json_path, metadata, rows, plot=args.plot, title=f"fp8gemm vs cuBLAS, {args.suite}, {gpu}")
+
+    failed = [row for row in rows if row.error]
+    print(_jit_line(jit))
+    print(f"launch us: host time per warm fp8gemm call ({LAUNCH_CALLS} calls queued behind a busy GPU)\n")
+    print(format_table(rows))
+    print(format_geomeans(speedup_geomeans(rows)))
+    if failed:
+        print(f"{len(failed)} of {len(rows)} shapes FAILED")
+    return 1 if failed or not saved or (jit is not None and jit.error) else 0

@@ -1,0 +1,127 @@
+"""GPU kernel time, host launch overhead and JIT first-call time.
+
+Kernel time is the median over many runs with L2 flushed before each, so every run reads its operands from
+HBM as a real layer would (weights do not stay resident in L2 between layers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+L2_FLUSH_BYTES = 256 * 1024 * 1024  # several times any Hopper L2 (50-60 MB)
+FALLBACK_WARMUP = 10
+FALLBACK_REPS = 100
+LAUNCH_CALLS = 200
+# Cycles of torch.cuda._sleep queued ahead of the launches: ~0.1 s at Hopper clocks, longer than 200
+# launches take to enqueue, so the GPU is busy throughout and every launch returns without waiting.
+BUSY_CYCLES = 200_000_000
+JIT_TIMEOUT_S = 600
+
+
+def timing_method() -> str:
+    """How `kernel_median_ms` times, for the report."""
+    try:
+        import triton.testing  # noqa: F401
+    except ImportError:
+        return f"torch.cuda.Event median of {FALLBACK_REPS} runs, L2 flushed before each"
+    return "triton.testing.do_bench median, L2 flushed before each run"
+
+
+def kernel_median_ms(fn: Callable[[], object]) -> float:
+    """Median GPU time of one `fn()` call in ms, L2 flushed before each run."""
+    try:
+        from triton.testing import do_bench
+    except ImportError:
+        return _event_median_ms(fn)
+    # do_bench clears a 256 MB buffer before every timed run: that is the L2 flush.
+    return float(do_bench(fn, return_mode="median"))
+
+
+def _event_median_ms(fn: Callable[[], object]) -> float:
+    flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+    for _ in range(FALLBACK_WARMUP):
+        fn()
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(FALLBACK_REPS)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(FALLBACK_REPS)]
+    for start, end in zip(starts, ends, strict=True):
+        flush.zero_()
+        start.record()
+        fn()
+        end.record()
+    torch.cuda.synchronize()
+    return statistics.median(start.elapsed_time(end) for start, end in zip(starts, ends, strict=True))
+
+
+def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS) -> float:
+    """Host time to enqueue one warm `fn()` call, in µs: validation, config choice, descriptors, launch.
+
+    The GPU is kept busy first so that the calls only queue work; the time is then pure host overhead,
+    never time spent waiting for the GPU.
+    """
+    fn()
+    torch.cuda.synchronize()
+    torch.cuda._sleep(BUSY_CYCLES)
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    elapsed = time.perf_counter() - start
+    torch.cuda.synchronize()
+    return elapsed / calls * 1e6
+
+
+@dataclass
+class JitTiming:
+    """First fp8gemm call in a fresh process: with an empty kernel cache (compiles) and with a warm one."""
+
+    shape: str
+    cold_ms: float | None = None
+    warm_ms: float | None = None
+    error: str | None = None
+
+
+def jit_first_call_ms(m: int, n: int, k: int) -> JitTiming:
+    """Times the first dense call on (m, n, k) in two new processes sharing a new, empty cache dir."""
+    timing = JitTiming(shape=f"dense M={m} N={n} K={k}")
+    with tempfile.TemporaryDirectory(prefix="fp8gemm-jit-bench-") as cache_dir:
+        try:
+            timing.cold_ms = _first_call_in_subprocess(m, n, k, cache_dir)
+            timing.warm_ms = _first_call_in_subprocess(m, n, k, cache_dir)
+        except (subprocess.SubprocessError, ValueError, OSError) as exc:
+            timing.error = f"{type(exc).__name__}: {exc}"
+    return timing
+
+
+def _first_call_in_subprocess(m: int, n: int, k: int, cache_dir: str) -> float:
+    code = f"from fp8gemm.bench.timing import print_first_call_ms; print_first_call_ms({m}, {n}, {k})"
+    env = {**os.environ, "FP8GEMM_CACHE_DIR": cache_dir}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=JIT_TIMEOUT_S
+    )
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise subprocess.SubprocessError(f"exit {done.returncode}: {tail[0]}")
+    # The last line is ours; anything before it is the library's own logging.
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["first_call_ms"])
+
+
+def print_first_call_ms(m: int, n: int, k: int) -> None:
+    """Run in a fresh process: build inputs, then time only the first fp8_gemm_nt call (JIT included)."""
+    import fp8gemm
+    from fp8gemm.testing import dense_inputs
+
+    problem = dense_inputs(m, n, k)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    fp8gemm.fp8_gemm_nt(problem.a, problem.b, problem.d)
+    torch.cuda.synchronize()
+    print(json.dumps({"first_call_ms": (time.perf_counter() - start) * 1e3}))
