@@ -2,7 +2,7 @@
 
 An inline-asm statement needs one operand per accumulator register (N/2 of them for m64nNk32), and C++
 cannot spell a variable-length operand list, so the per-N statements are generated here rather than typed.
-`tests/test_kernel_sources.py` checks that the committed header matches this script's output.
+`tests/test_jit_cpu.py` checks that the committed header matches this script's output.
 
 Usage: python scripts/gen_wgmma.py [--check]
 """

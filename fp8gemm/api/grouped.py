@@ -39,7 +39,7 @@ def _check_grouped_b(
     if k % 16 != 0:
         raise ValueError(f"K (b[0].shape[2]) must be a multiple of 16, got {k}")
     v.check_k_major("b[0]", b_data)
-    if g > 1 and b_data.stride(0) != n * b_data.stride(1):
+    if g > 1 and b_data.numel() and b_data.stride(0) != n * b_data.stride(1):
         raise ValueError(
             f"b[0] groups must be stacked without gaps (stride(0) == N * stride(1)), got {b_data.stride()}"
         )
@@ -89,6 +89,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
     if m == 0:
         return
     sfa = get_mn_major_tma_aligned_tensor(sfa)
+    v.check_aligned("a[1]", sfa)
     config = select_config(GemmType.GROUPED_CONTIGUOUS, m, n, k, g, get_num_sms())
     num_tiles = ceil_div(m, config.block_m) * ceil_div(n, config.block_n)
     launch_gemm(
@@ -166,7 +167,7 @@ def m_grouped_fp8_gemm_nt_masked(
     if k_a != k:
         raise ValueError(f"a[0] is [G, M_max, K] = {tuple(a_data.shape)} but b[0] has K = {k}")
     v.check_k_major("a[0]", a_data)
-    if g > 1 and a_data.stride(0) != m_max * a_data.stride(1):
+    if g > 1 and a_data.numel() and a_data.stride(0) != m_max * a_data.stride(1):
         raise ValueError(
             f"a[0] groups must be stacked without gaps (stride(0) == M_max * stride(1)), got {a_data.stride()}"
         )
@@ -175,7 +176,7 @@ def m_grouped_fp8_gemm_nt_masked(
     v.check_tensor("d", d, torch.bfloat16, 3)
     v.check_shape("d", d, (g, m_max, n))
     v.check_output("d", d)
-    if g > 1 and d.stride(0) != m_max * d.stride(1):
+    if g > 1 and d.numel() and d.stride(0) != m_max * d.stride(1):
         raise ValueError(
             f"d groups must be stacked without gaps (stride(0) == M_max * stride(1)), got {d.stride()}"
         )
@@ -195,6 +196,7 @@ def m_grouped_fp8_gemm_nt_masked(
     if m_max == 0:
         return
     sfa = get_mn_major_tma_aligned_tensor(sfa)
+    v.check_aligned("a[1]", sfa)
     config = select_config(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
     launch_gemm(
         config,

@@ -78,7 +78,10 @@ def load(key: str) -> CompileResult | None:
         cubin = (folder / CUBIN_NAME).read_bytes()
     except (OSError, ValueError):
         return None
-    if hashlib.sha256(cubin).hexdigest() != meta.get("sha256"):
+    if not isinstance(meta, dict) or not {"sha256", "log", "seconds", "compiler"} <= meta.keys():
+        log.warning("fp8gemm: cached kernel %s has unreadable metadata; rebuilding it", folder)
+        return None
+    if hashlib.sha256(cubin).hexdigest() != meta["sha256"]:
         log.warning("fp8gemm: cached kernel %s failed its checksum; rebuilding it", folder)
         for name in (META_NAME, CUBIN_NAME):
             (folder / name).unlink(missing_ok=True)

@@ -76,7 +76,12 @@ def parse_ptxas_report(log: str) -> PtxasReport:
 
 @cache
 def find_nvcc() -> str | None:
-    candidates = [envs.nvcc_path()]
+    explicit = envs.nvcc_path()
+    if explicit is not None:
+        if not os.access(explicit, os.X_OK):
+            raise RuntimeError(f"FP8GEMM_NVCC={explicit} is not an executable file. " + NO_COMPILER_MESSAGE)
+        return explicit
+    candidates = []
     cuda_home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
     if cuda_home:
         candidates.append(str(Path(cuda_home) / "bin" / "nvcc"))

@@ -1,0 +1,331 @@
+"""Layout helpers, the contiguous-layout checker, the config model and the config heuristics (CPU only).
+
+Expected values come from first principles: TMA needs every global stride to be a multiple of 16 bytes, so
+an FP32 scale column holds a multiple of 4 rows; Hopper gives one block at most 227 KB of shared memory
+(CUDA C++ Programming Guide, compute capability 9.0); a kernel tile may read at most two 128-wide B scale
+blocks, which a brute-force walk over tile positions decides.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+import torch
+
+import fp8gemm
+from fp8gemm import config as cfg
+from fp8gemm import heuristics
+from fp8gemm.config import GemmConfig, GemmType
+
+# ------------------------------------------------------------------------------------------- ceil_div
+
+
+@pytest.mark.parametrize("y", [1, 2, 3, 7, 16, 128])
+def test_ceil_div_matches_exact_ceiling(y: int) -> None:
+    for x in range(0, 400):
+        assert fp8gemm.ceil_div(x, y) == math.ceil(Fraction(x, y))
+
+
+# -------------------------------------------------------------------------------- get_tma_aligned_size
+
+
+@pytest.mark.parametrize("element_size", [1, 2, 4, 8, 16])
+def test_tma_aligned_size_is_smallest_16_byte_multiple(element_size: int) -> None:
+    for x in range(0, 100):
+        expected = next(y for y in range(x, x + 17) if (y * element_size) % 16 == 0)
+        assert fp8gemm.get_tma_aligned_size(x, element_size) == expected
+
+
+@pytest.mark.parametrize("element_size", [3, 5, 32])
+def test_tma_aligned_size_rejects_element_sizes_not_dividing_16(element_size: int) -> None:
+    with pytest.raises(ValueError, match="element_size"):
+        fp8gemm.get_tma_aligned_size(10, element_size)
+
+
+# --------------------------------------------------------------------- get_mn_major_tma_aligned_tensor
+
+
+def _m_pad(m: int) -> int:
+    return (m + 3) // 4 * 4
+
+
+MK_SHAPES = [(1, 1), (1, 3), (3, 2), (4, 2), (7, 5), (64, 56), (129, 3), (300, 16)]
+
+
+@pytest.mark.parametrize("m,kb", MK_SHAPES)
+def test_mn_major_2d_preserves_values_and_pads_columns(m: int, kb: int) -> None:
+    sf = torch.randn(m, kb)
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.shape == (m, kb) and out.dtype == torch.float32
+    assert torch.equal(out, sf)
+    assert out.stride(0) == 1
+    if kb > 1:
+        assert out.stride(1) == _m_pad(m)
+        assert (out.stride(1) * 4) % 16 == 0
+
+
+@pytest.mark.parametrize("g,m,kb", [(1, 7, 3), (2, 7, 3), (3, 64, 2), (4, 5, 1), (2, 129, 4)])
+def test_mn_major_3d_preserves_values_and_stacks_groups(g: int, m: int, kb: int) -> None:
+    sf = torch.randn(g, m, kb)
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.shape == (g, m, kb)
+    assert torch.equal(out, sf)
+    assert out.stride(1) == 1
+    if kb > 1:
+        assert out.stride(2) == _m_pad(m)
+    if g > 1:
+        assert out.stride(0) == kb * _m_pad(m)
+
+
+def _aligned_2d(m: int, kb: int) -> torch.Tensor:
+    return torch.randn(kb, _m_pad(m)).t()[:m]
+
+
+def _aligned_3d(g: int, m: int, kb: int) -> torch.Tensor:
+    return torch.randn(g, kb, _m_pad(m)).transpose(1, 2)[:, :m]
+
+
+@pytest.mark.parametrize("m,kb", MK_SHAPES)
+def test_mn_major_2d_already_aligned_is_returned_without_copy(m: int, kb: int) -> None:
+    sf = _aligned_2d(m, kb)
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.data_ptr() == sf.data_ptr()
+    assert out.stride() == sf.stride() and torch.equal(out, sf)
+
+
+@pytest.mark.parametrize("g,m,kb", [(1, 7, 3), (2, 7, 3), (3, 64, 2), (2, 129, 4)])
+def test_mn_major_3d_already_aligned_is_returned_without_copy(g: int, m: int, kb: int) -> None:
+    sf = _aligned_3d(g, m, kb)
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.data_ptr() == sf.data_ptr()
+    assert out.stride() == sf.stride()
+
+
+def test_mn_major_is_idempotent() -> None:
+    once = fp8gemm.get_mn_major_tma_aligned_tensor(torch.randn(2, 7, 3))
+    twice = fp8gemm.get_mn_major_tma_aligned_tensor(once)
+    assert twice.data_ptr() == once.data_ptr()
+
+
+@pytest.mark.parametrize("m", [5, 6, 7, 9])
+def test_mn_major_with_unpadded_columns_is_copied(m: int) -> None:
+    sf = torch.randn(3, m).t()  # MN-major but columns m apart, not a multiple of 4
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.data_ptr() != sf.data_ptr()
+    assert out.stride() == (1, _m_pad(m)) and torch.equal(out, sf)
+
+
+def test_mn_major_3d_with_gapped_groups_is_copied() -> None:
+    sf = torch.randn(2, 3, 16).transpose(1, 2)[:, :8]  # groups 48 floats apart instead of 3 * 8
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.data_ptr() != sf.data_ptr()
+    assert out.stride() == (24, 1, 8) and torch.equal(out, sf)
+
+
+def test_mn_major_rejects_non_float32() -> None:
+    with pytest.raises(TypeError, match="float32"):
+        fp8gemm.get_mn_major_tma_aligned_tensor(torch.randn(4, 2).bfloat16())
+
+
+@pytest.mark.parametrize("shape", [(8,), (2, 2, 2, 2)])
+def test_mn_major_rejects_wrong_rank(shape) -> None:
+    with pytest.raises(ValueError, match="2-D .* or 3-D"):
+        fp8gemm.get_mn_major_tma_aligned_tensor(torch.randn(*shape))
+
+
+# ------------------------------------------------------------------------- contiguous grouped layout
+
+
+def test_contiguous_alignment_is_a_multiple_of_every_block_m() -> None:
+    # The kernel names a tile's expert by the tile's first row, so every segment start must be a tile start.
+    alignment = fp8gemm.get_m_alignment_for_contiguous_layout()
+    assert alignment > 0
+    for config in heuristics.all_configs():
+        assert alignment % config.block_m == 0, config
+
+
+def _layout(sizes: list[int], pad_last: bool = True) -> torch.Tensor:
+    """Experts' rows back to back, each segment padded with -1 up to the alignment."""
+    alignment = fp8gemm.get_m_alignment_for_contiguous_layout()
+    values: list[int] = []
+    for expert, size in enumerate(sizes):
+        values += [expert] * size
+        if pad_last or expert < len(sizes) - 1:
+            values += [-1] * (-len(values) % alignment)
+    return torch.tensor(values, dtype=torch.int32)
+
+
+VALID_LAYOUTS = {
+    "one_full_segment": (_layout([128]), 1),
+    "tails": (_layout([200, 5, 128, 1]), 4),
+    "empty_expert": (_layout([130, 0, 64]), 3),
+    "all_padding": (torch.full((256,), -1, dtype=torch.int32), 2),
+    "empty": (torch.empty(0, dtype=torch.int32), 4),
+    "unpadded_last_segment": (_layout([128, 100], pad_last=False), 2),
+    "experts_out_of_order": (torch.tensor([2] * 128 + [0] * 10 + [-1] * 118, dtype=torch.int32), 3),
+    "expert_in_two_segments": (torch.tensor([0] * 10 + [-1] * 118 + [0] * 128, dtype=torch.int32), 1),
+}
+
+
+@pytest.mark.parametrize("name", list(VALID_LAYOUTS))
+def test_check_contiguous_layout_accepts_valid_layouts(name: str) -> None:
+    m_indices, num_groups = VALID_LAYOUTS[name]
+    fp8gemm.check_contiguous_layout(m_indices, num_groups)
+
+
+def _with(values: dict[int, int], length: int = 256, fill: int = 0) -> torch.Tensor:
+    t = torch.full((length,), fill, dtype=torch.int32)
+    for row, value in values.items():
+        t[row] = value
+    return t
+
+
+INVALID_LAYOUTS = {
+    "value_below_minus_one": (_with({5: -2}), 2, r"m_indices\[5\] = -2"),
+    "value_equal_to_num_groups": (_with({130: 2}), 2, r"m_indices\[130\] = 2"),
+    "large_value": (_with({0: 1000}), 2, r"m_indices\[0\] = 1000"),
+    "segment_starts_mid_block": (torch.tensor([0] * 64 + [1] * 192, dtype=torch.int32), 2, r"rows 0\.\.127"),
+    "padding_before_rows": (torch.tensor([-1] * 10 + [0] * 118, dtype=torch.int32), 1, r"rows 0\.\.127"),
+    "hole_inside_segment": (
+        torch.tensor([0] * 10 + [-1] * 5 + [0] * 113, dtype=torch.int32),
+        1,
+        r"rows 0\.\.",
+    ),
+    "second_block_mixes": (_with({200: 1}), 2, r"rows 128\.\.255"),
+}
+
+
+@pytest.mark.parametrize("name", list(INVALID_LAYOUTS))
+def test_check_contiguous_layout_rejects_invalid_layouts(name: str) -> None:
+    m_indices, num_groups, pattern = INVALID_LAYOUTS[name]
+    with pytest.raises(ValueError, match=pattern):
+        fp8gemm.check_contiguous_layout(m_indices, num_groups)
+
+
+# ----------------------------------------------------------------------------------- config model
+
+
+def _max_scale_blocks_touched(block_n: int) -> int:
+    """Most 128-wide scale blocks any tile [t·block_n, (t+1)·block_n) touches (offsets repeat with the lcm)."""
+    period = math.lcm(block_n, cfg.SCALE_BLOCK) // block_n
+    return max(
+        len({col // cfg.SCALE_BLOCK for col in range(t * block_n, (t + 1) * block_n)})
+        for t in range(period + 1)
+    )
+
+
+@pytest.mark.parametrize("block_n", range(8, 392, 8))
+def test_b_scale_blocks_per_tile_ok_matches_brute_force(block_n: int) -> None:
+    assert cfg.b_scale_blocks_per_tile_ok(block_n) == (_max_scale_blocks_touched(block_n) <= 2)
+
+
+def test_smem_capacity_is_hoppers_227_kb() -> None:
+    assert cfg.SM90_SMEM_CAPACITY == 227 * 1024
+
+
+@pytest.mark.parametrize("config", heuristics.all_configs(), ids=str)
+def test_every_config_is_valid_and_fits_shared_memory(config: GemmConfig) -> None:
+    assert config.problems() == []
+    assert config.is_valid()
+    assert config.smem_bytes <= cfg.SM90_SMEM_CAPACITY
+    # The operand ring alone (A and B tiles of every stage) must fit too: a floor independent of the model.
+    assert config.num_stages * (config.block_m + config.block_n) * cfg.BLOCK_K <= cfg.SM90_SMEM_CAPACITY
+
+
+@pytest.mark.parametrize("config", heuristics.all_configs(), ids=str)
+def test_every_config_uses_the_deepest_ring_that_fits(config: GemmConfig) -> None:
+    deeper = GemmConfig(
+        config.gemm_type, config.block_m, config.block_n, config.num_stages + 1, config.output_f32
+    )
+    assert config.num_stages == cfg.MAX_STAGES or deeper.smem_bytes > cfg.SM90_SMEM_CAPACITY
+
+
+def test_all_configs_cover_every_layout_and_tile_without_duplicates() -> None:
+    configs = heuristics.all_configs()
+    assert len(set(configs)) == len(configs)
+    for gemm_type in GemmType:
+        shapes = {(c.block_m, c.block_n) for c in configs if c.gemm_type == gemm_type and not c.output_f32}
+        assert shapes == {(m, n) for m in cfg.BLOCK_M_CHOICES for n in cfg.BLOCK_N_CHOICES}
+    assert any(c.output_f32 and c.gemm_type == GemmType.DENSE for c in configs)
+
+
+INVALID_CONFIGS = [
+    (GemmConfig(GemmType.DENSE, 96, 128, 4), ["block_m"]),
+    (GemmConfig(GemmType.DENSE, 128, 24, 4), ["block_n"]),
+    (GemmConfig(GemmType.DENSE, 128, 256, 2), ["block_n"]),
+    (GemmConfig(GemmType.DENSE, 64, 128, 0), ["num_stages"]),
+    (GemmConfig(GemmType.DENSE, 64, 16, cfg.MAX_STAGES + 1), ["num_stages"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 160, 8), ["shared memory"]),
+    (GemmConfig(GemmType.DENSE, 96, 24, 0), ["block_m", "block_n", "num_stages"]),
+]
+
+
+@pytest.mark.parametrize("config,mentions", INVALID_CONFIGS, ids=[str(c) for c, _ in INVALID_CONFIGS])
+def test_invalid_config_problems_name_each_fault(config: GemmConfig, mentions: list[str]) -> None:
+    problems = config.problems()
+    assert not config.is_valid()
+    assert len(problems) == len(mentions)
+    for problem, word in zip(problems, mentions, strict=True):
+        assert word in problem
+
+
+def test_config_thread_count_is_one_producer_plus_one_warpgroup_per_64_rows() -> None:
+    for config in heuristics.all_configs():
+        assert config.num_threads == 128 * (1 + config.block_m // 64)
+
+
+# ------------------------------------------------------------------------------------- heuristics
+
+PROBLEMS = [
+    (m, n, k)
+    for m in (1, 7, 64, 65, 128, 300, 4096)
+    for n, k in ((2112, 7168), (24576, 1536), (7168, 2048), (8, 16), (200, 160))
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_heuristics_cache():
+    heuristics.choose_config.cache_clear()
+    yield
+    heuristics.choose_config.cache_clear()
+
+
+@pytest.mark.parametrize("m", [1, 2, 17, 63, 64])
+@pytest.mark.parametrize("gemm_type", list(GemmType))
+def test_small_m_picks_block_m_64(m: int, gemm_type: GemmType) -> None:
+    for n, k in ((2112, 7168), (24576, 1536), (256, 256)):
+        assert heuristics.choose_config(gemm_type, m, n, k, 4, 132).block_m == 64
+
+
+def test_decode_shape_fills_every_sm() -> None:
+    config = heuristics.choose_config(GemmType.DENSE, 64, 2112, 7168, 1, 132)
+    tiles = math.ceil(64 / config.block_m) * math.ceil(2112 / config.block_n)
+    assert tiles >= 132
+
+
+@pytest.mark.parametrize("output_f32", [False, True])
+@pytest.mark.parametrize("num_sms", [132, 78, 1])
+def test_dense_choice_is_one_of_all_configs(num_sms: int, output_f32: bool) -> None:
+    configs = set(heuristics.all_configs())
+    for m, n, k in PROBLEMS:
+        config = heuristics.choose_config(GemmType.DENSE, m, n, k, 1, num_sms, output_f32)
+        assert config in configs, (m, n, k)
+        assert config.output_f32 == output_f32
+
+
+@pytest.mark.parametrize("gemm_type", [GemmType.GROUPED_CONTIGUOUS, GemmType.GROUPED_MASKED])
+@pytest.mark.parametrize("num_groups", [1, 8, 256])
+def test_grouped_choice_is_one_of_all_configs(gemm_type: GemmType, num_groups: int) -> None:
+    configs = set(heuristics.all_configs())
+    for m, n, k in PROBLEMS:
+        config = heuristics.choose_config(gemm_type, m, n, k, num_groups, 132)
+        assert config in configs and config.gemm_type == gemm_type
+
+
+def test_choice_is_deterministic() -> None:
+    first = [heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132) for m, n, k in PROBLEMS]
+    heuristics.choose_config.cache_clear()
+    second = [heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132) for m, n, k in PROBLEMS]
+    assert first == second
