@@ -41,6 +41,12 @@ def _bf16(*shape: int) -> torch.Tensor:
 # Each builder makes a fully valid CPU call, lets keyword overrides replace single arguments, and calls.
 
 
+def _with(t: torch.Tensor, value: float) -> torch.Tensor:
+    """`t` with its last element replaced by `value`."""
+    t.view(-1)[-1] = value
+    return t
+
+
 def dense(m: int = M, n: int = N, k: int = K, **over) -> Callable[[], None]:
     def call() -> None:
         args = {
@@ -50,11 +56,12 @@ def dense(m: int = M, n: int = N, k: int = K, **over) -> Callable[[], None]:
             "sfb": torch.rand(_kb(n), _kb(k)),
             "d": _bf16(m, n),
             "c": None,
+            "check": False,
         }
         args.update({key: value() if callable(value) else value for key, value in over.items()})
         a = args.pop("a_pair", (args["A"], args["sfa"]))
         b = args.pop("b_pair", (args["B"], args["sfb"]))
-        fp8gemm.fp8_gemm_nt(a, b, args["d"], args["c"])
+        fp8gemm.fp8_gemm_nt(a, b, args["d"], args["c"], check=args["check"])
 
     return call
 
@@ -76,7 +83,7 @@ def contiguous(m: int = 2 * BLOCK, n: int = N, k: int = K, g: int = G, **over) -
         args.update({key: value() if callable(value) else value for key, value in over.items()})
         a = args.pop("a_pair", (args["A"], args["sfa"]))
         b = args.pop("b_pair", (args["B"], args["sfb"]))
-        fp8gemm.m_grouped_fp8_gemm_nt_contiguous(a, b, args["d"], args["m_indices"])
+        fp8gemm.m_grouped_fp8_gemm_nt_contiguous(a, b, args["d"], args["m_indices"], check=args.get("check", False))
 
     return call
 
@@ -95,7 +102,9 @@ def masked(g: int = G, m_max: int = M_MAX, n: int = N, k: int = K, **over) -> Ca
         args.update({key: value() if callable(value) else value for key, value in over.items()})
         a = args.pop("a_pair", (args["A"], args["sfa"]))
         b = args.pop("b_pair", (args["B"], args["sfb"]))
-        fp8gemm.m_grouped_fp8_gemm_nt_masked(a, b, args["d"], args["masked_m"], args["expected_m"])
+        fp8gemm.m_grouped_fp8_gemm_nt_masked(
+            a, b, args["d"], args["masked_m"], args["expected_m"], check=args.get("check", False)
+        )
 
     return call
 
@@ -299,6 +308,12 @@ CASES = [
     ("masked/d_overlaps_sfa", _masked_d_over_sfa(), ValueError, r"^d overlaps a\[1\] in memory"),
     ("masked/d_overlaps_masked_m", _masked_d_over_masked_m(), ValueError, r"^d overlaps masked_m in memory"),
     ("masked/valid_cpu", masked(), ValueError, ON_CPU),
+
+    # ---- non-finite scales (checked on request: reading them back is a device sync)
+    ("dense/nan_sfa_checked", dense(sfa=lambda: _with(torch.rand(M, _kb(K)), float("nan")), check=True), ValueError, r"^a\[1\] must hold only finite scales"),
+    ("dense/inf_sfb_checked", dense(sfb=lambda: _with(torch.rand(_kb(N), _kb(K)), float("inf")), check=True), ValueError, r"^b\[1\] must hold only finite scales"),
+    ("contig/nan_sfb_checked", contiguous(sfb=lambda: _with(torch.rand(G, _kb(N), _kb(K)), float("nan")), check=True), ValueError, r"^b\[1\] must hold only finite scales"),
+    ("masked/inf_sfa_checked", masked(sfa=lambda: _with(torch.rand(G, M_MAX, _kb(K)), float("-inf")), check=True), ValueError, r"^a\[1\] must hold only finite scales"),
 
     # ---- casts
     ("cast/token_int_input", _cast(fp8gemm.per_token_cast_to_fp8, torch.ones(4, 128, dtype=torch.int32)), TypeError, r"^x must be bfloat16, float16 or float32"),

@@ -23,6 +23,7 @@ def fp8_gemm_nt(
     b: tuple[torch.Tensor, torch.Tensor],
     d: torch.Tensor,
     c: torch.Tensor | None = None,
+    check: bool = False,
 ) -> None:
     """D = A · Bᵀ with FP8 e4m3 operands and fine-grained FP32 scales, written into `d` in place.
 
@@ -33,6 +34,8 @@ def fp8_gemm_nt(
         b: (B [N, K] float8_e4m3fn, sfb [ceil(N/128), ceil(K/128)] float32): one scale per 128x128 block.
         d: output [M, N], bfloat16, or float32 when `c` is given.
         c: optional float32 [M, N]: then D = C + A · Bᵀ in float32 (`c` may be `d` itself).
+        check: also verify that every scale is finite (reads them back: a device sync); for debugging.
+            Without it a NaN or Inf scale propagates into the outputs it touches.
 
     Requirements: N % 8 == 0, K % 16 == 0, A and B contiguous along K; M may be any value >= 0.
     """
@@ -65,6 +68,8 @@ def fp8_gemm_nt(
     v.check_k_major("a[0]", a_data)
     v.check_k_major("b[0]", b_data)
     v.check_output("d", d)
+    if check:
+        v.check_finite(**{"a[1]": sfa, "b[1]": sfb})
     v.check_no_overlap("d", d, **{"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb})
     v.check_devices("d", d, **{"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb, "c": c})
     v.check_hopper(d.device)

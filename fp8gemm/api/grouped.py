@@ -61,8 +61,8 @@ def m_grouped_fp8_gemm_nt_contiguous(
         b: (B [G, N, K] float8_e4m3fn, sfb [G, ceil(N/128), ceil(K/128)] float32).
         d: bfloat16 [M_total, N], written in place (padding rows untouched).
         m_indices: int32 [M_total] on the GPU: each row's expert in [0, G), or -1 for padding rows.
-        check: read m_indices back (a device sync) and raise if a value is out of range or a segment does not
-            start on the alignment; for debugging. Without it, tiles naming an invalid expert are skipped.
+        check: read m_indices and the scales back (a device sync) and raise if a value is out of range, a
+            segment does not start on the alignment, or a scale is NaN/Inf; for debugging. Without it, tiles naming an invalid expert are skipped.
     """
     a_data, sfa = v.check_pair("a", a)
     v.check_tensor("a[0]", a_data, v.FP8, 2)
@@ -81,6 +81,8 @@ def m_grouped_fp8_gemm_nt_contiguous(
     if not m_indices.is_contiguous():
         raise ValueError("m_indices must be contiguous")
     tensors = {"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb, "m_indices": m_indices}
+    if check:
+        v.check_finite(**{"a[1]": sfa, "b[1]": sfb})
     v.check_no_overlap("d", d, **tensors)
     v.check_devices("d", d, **tensors)
     v.check_hopper(d.device)
@@ -156,7 +158,8 @@ def m_grouped_fp8_gemm_nt_masked(
         masked_m: int32 [G] on the GPU, never read by the host (CUDA-graph safe); values are clamped to
             [0, M_max] in the kernel.
         expected_m: the typical rows per group, used only to choose the kernel config.
-        check: read masked_m back (a device sync) and raise if a value is outside [0, M_max]; for debugging.
+        check: read masked_m and the scales back (a device sync) and raise if a count is outside [0, M_max]
+            or a scale is NaN/Inf; for debugging.
     """
     a_data, sfa = v.check_pair("a", a)
     v.check_tensor("a[0]", a_data, v.FP8, 3)
@@ -184,6 +187,8 @@ def m_grouped_fp8_gemm_nt_masked(
     v.check_shape("masked_m", masked_m, (g,))
     expected_m = v.check_int("expected_m", expected_m, 1)
     tensors = {"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb, "masked_m": masked_m}
+    if check:
+        v.check_finite(**{"a[1]": sfa, "b[1]": sfb})
     v.check_no_overlap("d", d, **tensors)
     v.check_devices("d", d, **tensors)
     v.check_hopper(d.device)

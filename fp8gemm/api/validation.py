@@ -119,3 +119,10 @@ def check_int(name: str, value: object, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def check_finite(**tensors: torch.Tensor) -> None:
+    """Scales must be finite numbers (reads them back: a device sync, so only on request)."""
+    for name, t in tensors.items():
+        if t is not None and t.numel() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} must hold only finite scales; found NaN or Inf")
