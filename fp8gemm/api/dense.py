@@ -68,11 +68,8 @@ def fp8_gemm_nt(
     v.check_k_major("a[0]", a_data)
     v.check_k_major("b[0]", b_data)
     v.check_output("d", d)
-    if check:
-        v.check_finite(**{"a[1]": sfa, "b[1]": sfb})
-    v.check_no_overlap("d", d, **{"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb})
-    v.check_devices("d", d, **{"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb, "c": c})
-    v.check_hopper(d.device)
+    v.check_placement(d, sfa, sfb, check, **{"a[0]": a_data, "b[0]": b_data})
+    v.check_devices("d", d, c=c)
 
     if m == 0 or n == 0:
         return

@@ -80,12 +80,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
     v.check_shape("m_indices", m_indices, (m,))
     if not m_indices.is_contiguous():
         raise ValueError("m_indices must be contiguous")
-    tensors = {"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb, "m_indices": m_indices}
-    if check:
-        v.check_finite(**{"a[1]": sfa, "b[1]": sfb})
-    v.check_no_overlap("d", d, **tensors)
-    v.check_devices("d", d, **tensors)
-    v.check_hopper(d.device)
+    v.check_placement(d, sfa, sfb, check, **{"a[0]": a_data, "b[0]": b_data, "m_indices": m_indices})
     if check:
         check_contiguous_layout(m_indices, g)
     if m == 0:
@@ -186,12 +181,7 @@ def m_grouped_fp8_gemm_nt_masked(
     v.check_tensor("masked_m", masked_m, torch.int32, 1)
     v.check_shape("masked_m", masked_m, (g,))
     expected_m = v.check_int("expected_m", expected_m, 1)
-    tensors = {"a[0]": a_data, "a[1]": sfa, "b[0]": b_data, "b[1]": sfb, "masked_m": masked_m}
-    if check:
-        v.check_finite(**{"a[1]": sfa, "b[1]": sfb})
-    v.check_no_overlap("d", d, **tensors)
-    v.check_devices("d", d, **tensors)
-    v.check_hopper(d.device)
+    v.check_placement(d, sfa, sfb, check, **{"a[0]": a_data, "b[0]": b_data, "masked_m": masked_m})
     if check:
         values = masked_m.cpu()
         bad = (values < 0) | (values > m_max)

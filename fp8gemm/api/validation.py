@@ -126,3 +126,16 @@ def check_finite(**tensors: torch.Tensor) -> None:
     for name, t in tensors.items():
         if t is not None and t.numel() and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} must hold only finite scales; found NaN or Inf")
+
+
+def check_placement(
+    d: torch.Tensor, sfa: torch.Tensor, sfb: torch.Tensor, check_scales: bool, **others: torch.Tensor | None
+) -> None:
+    """The checks every GEMM op ends with, in order: finite scales (on request), `d` aliasing no input, every
+    tensor on `d`'s GPU, and that GPU a Hopper."""
+    if check_scales:
+        check_finite(**{"a[1]": sfa, "b[1]": sfb})
+    inputs = {"a[1]": sfa, "b[1]": sfb, **others}
+    check_no_overlap("d", d, **inputs)
+    check_devices("d", d, **inputs)
+    check_hopper(d.device)
