@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+from . import launch_plans
 from .config import (
     BLOCK_M_CHOICES,
     BLOCK_N_CHOICES,
@@ -86,10 +87,12 @@ def forced_config(config: GemmConfig) -> Iterator[None]:
         raise ValueError(f"invalid kernel config {config}: {'; '.join(problems)}")
     global _forced
     previous, _forced = _forced, config
+    launch_plans.forget_all()  # warm calls must not replay the heuristic's choice
     try:
         yield
     finally:
         _forced = previous
+        launch_plans.forget_all()
 
 
 def select_config(

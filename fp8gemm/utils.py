@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from . import launch_plans
 from .config import BLOCK_M_CHOICES
 
 # TMA needs 16-byte aligned global strides: an MN-major FP32 scale column holds a multiple of 4 rows.
@@ -78,6 +79,7 @@ def set_num_sms(num_sms: int) -> None:
         raise ValueError(f"num_sms={num_sms} exceeds the {available} SMs of the current device")
     global _num_sms_override
     _num_sms_override = num_sms
+    launch_plans.forget_all()  # stored plans carry grids and configs chosen for the old count
 
 
 def get_num_sms() -> int:

@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import torch
 
+from .. import launch_plans
 from ..config import BLOCK_K, GemmConfig
 from ..jit.build import get_kernel
-from ..jit.launcher import pack_gemm_params, tma_2d
+from ..jit.launcher import LaunchPlan, pack_gemm_params, tma_2d
 from ..utils import get_tma_aligned_size
+
+
+def plan_key(a: object, b: object, tensors: tuple, scalars: tuple = ()) -> tuple | None:
+    """The launch-plan key of one call (see fp8gemm.launch_plans); None when the arguments are not even
+    tensors, so the full validation path names the problem."""
+    try:
+        (a_data, sfa), (b_data, sfb) = a, b
+        key = scalars
+        for t in (a_data, sfa, b_data, sfb, *tensors):
+            key += (t.data_ptr(), t.shape, t.stride(), t.dtype)
+        return key
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def remember_plan(key: tuple | None, plan: LaunchPlan, scales_used_as_given: bool) -> None:
+    """Stores `plan` for warm calls, unless the call converted or copied a scale tensor: then the plan
+    points at a temporary."""
+    if key is not None and scales_used_as_given:
+        launch_plans.remember(key, plan)
 
 
 def launch_gemm(
@@ -28,8 +49,8 @@ def launch_gemm(
     shape_k: int,
     num_groups: int,
     grid: int,
-) -> None:
-    """Launches `config` on the current stream of `d`'s device.
+) -> LaunchPlan:
+    """Launches `config` on the current stream of `d`'s device; returns the plan that repeats this launch.
 
     a: FP8 rows of K (row stride a.stride(-2)); b: FP8 rows of K; sfa: MN-major scales, `sfa_rows` columns
     of sfa.shape[-2] values each, `get_tma_aligned_size(sfa.shape[-2], 4)` apart; sfb: contiguous FP32
@@ -54,6 +75,6 @@ def launch_gemm(
         ldd=d.stride(-2),
         ldc=0 if c is None else c.stride(-2),
     )
-    device = d.device
-    stream = torch.cuda.current_stream(device).cuda_stream
-    kernel.launch(device.index, grid, params, stream)
+    plan = LaunchPlan(kernel, d.device.index, grid, params)
+    plan.launch()
+    return plan

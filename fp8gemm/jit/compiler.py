@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -20,6 +21,8 @@ from .codegen import KERNELS_DIR
 # without a plain sm_90 pass rejecting them.
 NVCC_ARCH_FLAGS = ("-gencode=arch=compute_90a,code=sm_90a",)
 NVRTC_ARCH_FLAGS = ("--gpu-architecture=sm_90a",)
+# pip distributions that ship libnvrtc (the first installed one names the compiler in the cache key).
+NVRTC_DISTRIBUTIONS = ("nvidia-cuda-nvrtc", "nvidia-cuda-nvrtc-cu12")
 COMMON_FLAGS = ("-std=c++17", "--ptxas-options=-v", "-DNDEBUG")
 
 NO_COMPILER_MESSAGE = (
@@ -118,10 +121,22 @@ def chosen_compiler() -> str:
 
 @cache
 def compiler_identity(name: str) -> str:
-    """A string that changes whenever the compiler would produce different code (feeds the cache key)."""
+    """A string that changes whenever the compiler would produce different code (feeds the cache key).
+
+    Built without running the compiler: `nvcc --version` costs ~15 ms and loading NVRTC ~70 ms, both paid
+    on the first call of every process, against a 10 ms budget for a warm-cache first call. The nvcc
+    binary's path, size and mtime change with every toolkit install (an nvcc that is a wrapper script hides
+    the toolkit behind it: clear the cache after re-pointing one); the NVRTC wheel's version names it.
+    """
     if name == "nvcc":
-        out = subprocess.run([find_nvcc(), "--version"], capture_output=True, text=True, check=True).stdout
-        return "nvcc " + out.strip().splitlines()[-1]
+        path = os.path.realpath(find_nvcc())
+        stat = os.stat(path)
+        return f"nvcc {path} {stat.st_size} {stat.st_mtime_ns}"
+    for dist in NVRTC_DISTRIBUTIONS:
+        try:
+            return f"nvrtc wheel {dist} {importlib.metadata.version(dist)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
     from cuda.bindings import nvrtc
 
     _, major, minor = nvrtc.nvrtcVersion()

@@ -77,25 +77,53 @@ class LoadedKernel:
         return self._kernel
 
     def launch(self, device_index: int, grid: int, params: ctypes.Array, stream: int) -> None:
-        driver = _driver()
-        kernel = self.handle(device_index)
-        args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
-        check(
-            driver.cuLaunchKernel(
-                driver.CUfunction(int(kernel)),
-                grid,
-                1,
-                1,
-                self.num_threads,
-                1,
-                1,
-                self.smem_bytes,
-                stream,
-                ctypes.addressof(args),
-                0,
-            ),
-            "cuLaunchKernel",
+        LaunchPlan(self, device_index, grid, params).launch(stream)
+
+
+class LaunchPlan:
+    """One kernel launch with everything but the stream prebuilt: function handle, grid and parameter bytes.
+
+    A warm GEMM call replays its plan, so the per-call host work is the stream lookup and one driver call.
+    """
+
+    __slots__ = (
+        "device_index", "_launch", "_function", "_grid", "_threads", "_smem_bytes", "_params", "_args_address"
+    )
+
+    def __init__(self, kernel: LoadedKernel, device_index: int, grid: int, params: ctypes.Array) -> None:
+        self.device_index = device_index
+        self._launch = _driver().cuLaunchKernel
+        self._function = _driver().CUfunction(int(kernel.handle(device_index)))
+        self._grid = grid
+        self._threads = kernel.num_threads
+        self._smem_bytes = kernel.smem_bytes
+        # Built once, reused by every launch: kernelParams -> [&params] (the driver copies the bytes at launch).
+        self._params = (params, (ctypes.c_void_p * 1)(ctypes.addressof(params)))
+        self._args_address = ctypes.addressof(self._params[1])
+
+    def launch(self, stream: int | None = None) -> None:
+        """Enqueues the kernel on `stream` (default: torch's current stream on the plan's device)."""
+        if torch._C._cuda_getDevice() != self.device_index:
+            # The kernel handle resolves in the current context, which must be the tensors' device's.
+            with torch.cuda.device(self.device_index):
+                return self.launch(stream)
+        if stream is None:
+            stream = torch._C._cuda_getCurrentRawStream(self.device_index)
+        (err,) = self._launch(
+            self._function,
+            self._grid,
+            1,
+            1,
+            self._threads,
+            1,
+            1,
+            self._smem_bytes,
+            stream,
+            self._args_address,
+            0,
         )
+        if err != 0:
+            check((err,), "cuLaunchKernel")
 
 
 _TORCH_TO_TMA = {

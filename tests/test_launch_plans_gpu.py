@@ -1,0 +1,100 @@
+"""Warm calls replay a stored launch plan; anything a plan depends on changing makes a new one or an error.
+
+Each test refills the same buffers with fresh random values between calls, so a replayed plan is checked
+against new data, not against the output it produced before.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import fp8gemm
+from fp8gemm import launch_plans
+from fp8gemm.config import GemmConfig, GemmType
+from fp8gemm.heuristics import forced_config
+from fp8gemm.testing import calc_diff, dense_inputs, grouped_masked_inputs, reference_gemm
+
+pytestmark = pytest.mark.gpu
+
+
+def _gemm_layout(problem):
+    return (problem.a[0], fp8gemm.get_mn_major_tma_aligned_tensor(problem.a[1]))
+
+
+def _refill(problem, a) -> None:
+    """New random FP8 values and scales in the same storage (the plan's pointers stay valid)."""
+    fresh = dense_inputs(*problem.a[0].shape, problem.b[0].shape[0])
+    a[0].copy_(fresh.a[0])
+    a[1].copy_(fresh.a[1])
+    problem.b[0].copy_(fresh.b[0])
+    problem.b[1].copy_(fresh.b[1])
+    problem.d.fill_(float("nan"))
+
+
+@pytest.mark.parametrize("m,n,k", [(64, 2112, 7168), (300, 520, 1040), (4096, 4096, 7168)], ids=str)
+def test_warm_call_replays_plan_on_new_data(m: int, n: int, k: int) -> None:
+    launch_plans.forget_all()
+    problem = dense_inputs(m, n, k)
+    a = _gemm_layout(problem)
+    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    assert len(launch_plans._plans) == 1
+    for _ in range(3):
+        _refill(problem, a)
+        fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+        assert len(launch_plans._plans) == 1, "a warm call built a second plan"
+        assert not torch.isnan(problem.d).any()
+        assert calc_diff(problem.d, reference_gemm(a, problem.b)) < 1e-5
+
+
+def test_row_major_scales_are_not_planned() -> None:
+    # The conversion makes a temporary scale tensor per call; a plan would point at a freed one.
+    launch_plans.forget_all()
+    problem = dense_inputs(128, 2112, 7168)
+    fp8gemm.fp8_gemm_nt(problem.a, problem.b, problem.d)
+    assert len(launch_plans._plans) == 0
+    assert calc_diff(problem.d, reference_gemm(problem.a, problem.b)) < 1e-5
+
+
+def test_warm_key_still_rejects_wrong_output_dtype() -> None:
+    problem = dense_inputs(64, 2112, 7168)
+    a = _gemm_layout(problem)
+    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    with pytest.raises(TypeError, match="d must have dtype torch.bfloat16"):
+        fp8gemm.fp8_gemm_nt(a, problem.b, problem.d.view(torch.float16))
+
+
+def test_warm_key_still_rejects_wrong_scale_shape() -> None:
+    problem = dense_inputs(64, 2112, 7168)
+    a = _gemm_layout(problem)
+    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    with pytest.raises(ValueError, match=r"a\[1\] must have shape"):
+        fp8gemm.fp8_gemm_nt((a[0], a[1][:32]), problem.b, problem.d)
+
+
+def test_forced_config_is_not_bypassed_by_a_plan() -> None:
+    problem = dense_inputs(256, 1024, 1024)
+    a = _gemm_layout(problem)
+    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    forced = GemmConfig(GemmType.DENSE, 64, 16, 8, False)
+    with forced_config(forced):
+        assert len(launch_plans._plans) == 0
+        problem.d.fill_(float("nan"))
+        fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    assert calc_diff(problem.d, reference_gemm(a, problem.b)) < 1e-5
+
+
+def test_masked_plan_follows_new_masked_m() -> None:
+    launch_plans.forget_all()
+    problem = grouped_masked_inputs([40, 0, 130, 256], 256, 1024, 1024)
+    a = (problem.a[0], fp8gemm.get_mn_major_tma_aligned_tensor(problem.a[1]))
+    for counts in ([40, 0, 130, 256], [256, 17, 0, 1]):
+        problem.masked_m.copy_(torch.tensor(counts, dtype=torch.int32))
+        problem.d.fill_(float("nan"))
+        fp8gemm.m_grouped_fp8_gemm_nt_masked(a, problem.b, problem.d, problem.masked_m, 128)
+        ref = reference_gemm(a, problem.b)
+        for g, rows in enumerate(counts):
+            if rows:
+                assert calc_diff(problem.d[g, :rows], ref[g, :rows]) < 1e-5
+            assert torch.isnan(problem.d[g, rows:]).all()
+    assert len(launch_plans._plans) == 1
