@@ -21,6 +21,8 @@ SCALE_BLOCK = 128  # B scales cover 128 x 128; A scales 1 x 128
 SMEM_ALIGN_SLACK = 1024  # the kernel aligns its dynamic smem base to the 1024-byte swizzle atom
 
 BLOCK_M_CHOICES = (64, 128)
+# CTAs per cluster along N: the pair shares one A tile, each loading half and multicasting it to both.
+CLUSTER_N_CHOICES = (1, 2)
 BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160)
 MAX_STAGES = 8
 
@@ -72,6 +74,7 @@ class GemmConfig:
     block_n: int
     num_stages: int
     output_f32: bool = False
+    cluster_n: int = 1
 
     @property
     def num_math_warpgroups(self) -> int:
@@ -85,6 +88,12 @@ class GemmConfig:
     def smem_bytes(self) -> int:
         return smem_bytes(self.block_m, self.block_n, self.num_stages)
 
+    def num_tiles(self, rows: int, n: int) -> int:
+        """CTA tiles over `rows` x `n`: n blocks padded to whole clusters (a cluster's extra CTA computes a
+        tile past N and stores nothing)."""
+        n_blocks = -(-n // self.block_n)
+        return -(-rows // self.block_m) * -(-n_blocks // self.cluster_n) * self.cluster_n
+
     def problems(self) -> list[str]:
         """Why this config cannot be compiled or launched; empty when it is valid."""
         out = []
@@ -94,6 +103,8 @@ class GemmConfig:
             out.append(f"block_n={self.block_n} not in {BLOCK_N_CHOICES}")
         elif not b_scale_blocks_per_tile_ok(self.block_n):
             out.append(f"block_n={self.block_n} lets a tile span three B scale blocks")
+        if self.cluster_n not in CLUSTER_N_CHOICES:
+            out.append(f"cluster_n={self.cluster_n} not in {CLUSTER_N_CHOICES}")
         if not 1 <= self.num_stages <= MAX_STAGES:
             out.append(f"num_stages={self.num_stages} not in [1, {MAX_STAGES}]")
         elif self.smem_bytes > SM90_SMEM_CAPACITY:
@@ -105,4 +116,5 @@ class GemmConfig:
 
     def __str__(self) -> str:
         out = "f32" if self.output_f32 else "bf16"
-        return f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}_{out}"
+        cluster = f"_c{self.cluster_n}" if self.cluster_n > 1 else ""
+        return f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}{cluster}_{out}"

@@ -32,6 +32,8 @@ from .config import (
 FLOPS_PER_SM = 1979e12 / 132
 BYTES_PER_SM = 3.0e12 / 132
 TILE_OVERHEAD_K = 256
+# Multicast pays off where many m blocks share each B panel's L2 reads: the large-M configs.
+MULTICAST_BLOCK_M = (128,)
 
 
 def _tile_cost(block_m: int, block_n: int, k: int) -> float:
@@ -113,8 +115,10 @@ def all_configs() -> list[GemmConfig]:
                 continue
             for block_m in BLOCK_M_CHOICES:
                 for block_n in BLOCK_N_CHOICES:
-                    if b_scale_blocks_per_tile_ok(block_n):
-                        out.append(
-                            GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), output_f32)
-                        )
+                    if not b_scale_blocks_per_tile_ok(block_n):
+                        continue
+                    stages = max_stages(block_m, block_n)
+                    out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32))
+                    if block_m in MULTICAST_BLOCK_M:
+                        out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, cluster_n=2))
     return out

@@ -1,6 +1,8 @@
-"""Where a warm fp8gemm call spends its host time: cProfile over many back-to-back calls.
+"""Where a warm fp8gemm call spends its host time, with the GPU kept busy so no call waits for it.
 
-Usage: python scripts/profile_host.py [calls]
+Prints µs per call for the whole warm call, for the launch-plan key alone and for the plan's launch alone,
+then a cProfile of the warm call.
+Usage: python scripts/profile_host.py [calls]   (calls stay below the driver's launch queue depth)
 """
 
 from __future__ import annotations
@@ -13,27 +15,43 @@ import time
 import torch
 
 import fp8gemm
+from fp8gemm import launch_plans
+from fp8gemm.api.gemm_launch import plan_key
+from fp8gemm.bench.timing import BUSY_CYCLES, host_us_per_call
 from fp8gemm.testing import dense_inputs
+
+
+def _busy_us_per_call(fn, calls: int) -> float:
+    torch.cuda.synchronize()
+    torch.cuda._sleep(BUSY_CYCLES)
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    elapsed = time.perf_counter() - start
+    torch.cuda.synchronize()
+    return elapsed / calls * 1e6
 
 
 def main(calls: int) -> None:
     p = dense_inputs(64, 2112, 7168)
     a = (p.a[0], fp8gemm.get_mn_major_tma_aligned_tensor(p.a[1]))
     fp8gemm.fp8_gemm_nt(a, p.b, p.d)
+    (plan,) = launch_plans._plans.values()
+    print(f"warm call   {host_us_per_call(lambda: fp8gemm.fp8_gemm_nt(a, p.b, p.d), calls):6.2f} us")
+    print(f"plan key    {_busy_us_per_call(lambda: plan_key(a, p.b, (p.d,)), calls):6.2f} us")
+    print(f"plan launch {_busy_us_per_call(plan.launch, calls):6.2f} us")
+    # The floor: what torch itself spends enqueueing one trivial kernel on this host.
+    print(f"torch launch {_busy_us_per_call(lambda: torch.cuda._sleep(1), calls):5.2f} us (torch.cuda._sleep)")
     torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(calls):
-        fp8gemm.fp8_gemm_nt(a, p.b, p.d)
-    print(f"{(time.perf_counter() - start) / calls * 1e6:.1f} us per call (unprofiled)")
-    torch.cuda.synchronize()
+    torch.cuda._sleep(BUSY_CYCLES)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
         fp8gemm.fp8_gemm_nt(a, p.b, p.d)
     profiler.disable()
     torch.cuda.synchronize()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

@@ -24,7 +24,8 @@ def _gemm_layout(problem):
 
 def _refill(problem, a) -> None:
     """New random FP8 values and scales in the same storage (the plan's pointers stay valid)."""
-    fresh = dense_inputs(*problem.a[0].shape, problem.b[0].shape[0])
+    (m, k), n = problem.a[0].shape, problem.b[0].shape[0]
+    fresh = dense_inputs(m, n, k)
     a[0].copy_(fresh.a[0])
     a[1].copy_(fresh.a[1])
     problem.b[0].copy_(fresh.b[0])

@@ -86,7 +86,6 @@ def fp8_gemm_nt(
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
     config = select_config(GemmType.DENSE, m, n, k, 1, get_num_sms(), c is not None)
-    num_tiles = ceil_div(m, config.block_m) * ceil_div(n, config.block_n)
     plan = launch_gemm(
         config,
         a=a_data,
@@ -103,6 +102,6 @@ def fp8_gemm_nt(
         shape_n=n,
         shape_k=k,
         num_groups=1,
-        grid=min(get_num_sms(), num_tiles),
+        num_tiles=config.num_tiles(m, n),
     )
     remember_plan(key, plan, sfa is sfa_given and sfb is sfb_given)

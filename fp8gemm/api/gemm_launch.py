@@ -8,7 +8,7 @@ from .. import launch_plans
 from ..config import BLOCK_K, GemmConfig
 from ..jit.build import get_kernel
 from ..jit.launcher import LaunchPlan, pack_gemm_params, tma_2d
-from ..utils import get_tma_aligned_size
+from ..utils import get_num_sms, get_tma_aligned_size
 
 
 def plan_key(a: object, b: object, tensors: tuple, scalars: tuple = ()) -> tuple | None:
@@ -48,18 +48,27 @@ def launch_gemm(
     shape_n: int,
     shape_k: int,
     num_groups: int,
-    grid: int,
+    num_tiles: int,
 ) -> LaunchPlan:
     """Launches `config` on the current stream of `d`'s device; returns the plan that repeats this launch.
 
     a: FP8 rows of K (row stride a.stride(-2)); b: FP8 rows of K; sfa: MN-major scales, `sfa_rows` columns
     of sfa.shape[-2] values each, `get_tma_aligned_size(sfa.shape[-2], 4)` apart; sfb: contiguous FP32
-    [groups, N/128, K/128].
+    [groups, N/128, K/128]. num_tiles: `config.num_tiles` of the problem, or an upper bound when the host
+    does not know it (masked layout): the persistent grid never exceeds it.
     """
     kernel = get_kernel(config)
+    device_index = d.device.index
+    # Persistent: at most one CTA per SM (or per co-resident cluster slot), whole clusters only.
+    cluster = config.cluster_n
+    grid = min(kernel.max_resident_ctas(device_index), get_num_sms(), num_tiles)
+    grid -= grid % cluster
+    if grid == 0:
+        raise RuntimeError(f"{config} needs {cluster} SMs per cluster; only {get_num_sms()} are in use")
     sfa_col = sfa.shape[-2]
     params = pack_gemm_params(
-        tma_a=tma_2d(a, a_rows, shape_k, a.stride(-2), BLOCK_K, config.block_m, swizzle_128b=True),
+        # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
+        tma_a=tma_2d(a, a_rows, shape_k, a.stride(-2), BLOCK_K, config.block_m // cluster, swizzle_128b=True),
         tma_b=tma_2d(b, b_rows, shape_k, b.stride(-2), BLOCK_K, config.block_n, swizzle_128b=True),
         tma_sfa=tma_2d(
             sfa, sfa_rows, sfa_col, get_tma_aligned_size(sfa_col, 4), config.block_m, 1, swizzle_128b=False
@@ -75,6 +84,6 @@ def launch_gemm(
         ldd=d.stride(-2),
         ldc=0 if c is None else c.stride(-2),
     )
-    plan = LaunchPlan(kernel, d.device.index, grid, params)
+    plan = LaunchPlan(kernel, device_index, grid, params)
     plan.launch()
     return plan

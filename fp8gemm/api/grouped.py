@@ -94,7 +94,6 @@ def m_grouped_fp8_gemm_nt_contiguous(
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
     config = select_config(GemmType.GROUPED_CONTIGUOUS, m, n, k, g, get_num_sms())
-    num_tiles = ceil_div(m, config.block_m) * ceil_div(n, config.block_n)
     plan = launch_gemm(
         config,
         a=a_data,
@@ -111,7 +110,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
         shape_n=n,
         shape_k=k,
         num_groups=g,
-        grid=min(get_num_sms(), num_tiles),
+        num_tiles=config.num_tiles(m, n),
     )
     remember_plan(key, plan, sfa is sfa_given and sfb is b[1])
 
@@ -221,6 +220,6 @@ def m_grouped_fp8_gemm_nt_masked(
         shape_n=n,
         shape_k=k,
         num_groups=g,
-        grid=get_num_sms(),
+        num_tiles=get_num_sms(),
     )
     remember_plan(key, plan, sfa is sfa_given and sfb is b[1])

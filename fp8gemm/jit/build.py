@@ -41,6 +41,7 @@ def get_kernel(config: GemmConfig) -> LoadedKernel:
                     entry_point=ENTRY_POINT,
                     smem_bytes=config.smem_bytes,
                     num_threads=config.num_threads,
+                    cluster_size=config.cluster_n,
                 )
                 _loaded[config] = kernel
     return kernel

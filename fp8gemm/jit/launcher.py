@@ -52,9 +52,11 @@ class LoadedKernel:
     entry_point: str
     smem_bytes: int
     num_threads: int
+    cluster_size: int = 1
     _library: object = None
     _kernel: object = None
     _devices_ready: set = field(default_factory=set)
+    _max_ctas: dict = field(default_factory=dict)
 
     def handle(self, device_index: int):
         driver = _driver()
@@ -79,6 +81,38 @@ class LoadedKernel:
     def launch(self, device_index: int, grid: int, params: ctypes.Array, stream: int) -> None:
         LaunchPlan(self, device_index, grid, params).launch(stream)
 
+    def max_resident_ctas(self, device_index: int) -> int:
+        """CTAs that can run at once at one CTA per SM: the SM count, or for clusters the co-resident
+        clusters times their size (GPCs whose SM count is not a multiple of the cluster size leave SMs
+        over, so this can be less than the SM count)."""
+        cached = self._max_ctas.get(device_index)
+        if cached is not None:
+            return cached
+        _init_driver()
+        driver = _driver()
+        device = check(driver.cuDeviceGet(device_index), "cuDeviceGet")
+        sm_count = check(
+            driver.cuDeviceGetAttribute(
+                driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device
+            ),
+            "cuDeviceGetAttribute",
+        )
+        ctas = sm_count
+        if self.cluster_size > 1:
+            kernel = self.handle(device_index)
+            with torch.cuda.device(device_index):
+                function = check(driver.cuKernelGetFunction(kernel), "cuKernelGetFunction")
+                config = driver.CUlaunchConfig()
+                config.gridDimX, config.gridDimY, config.gridDimZ = self.cluster_size, 1, 1
+                config.blockDimX, config.blockDimY, config.blockDimZ = self.num_threads, 1, 1
+                config.sharedMemBytes = self.smem_bytes
+                clusters = check(
+                    driver.cuOccupancyMaxActiveClusters(function, config), "cuOccupancyMaxActiveClusters"
+                )
+            ctas = min(sm_count, clusters * self.cluster_size)
+        self._max_ctas[device_index] = ctas
+        return ctas
+
 
 class LaunchPlan:
     """One kernel launch with everything but the stream prebuilt: function handle, grid and parameter bytes.
@@ -86,20 +120,20 @@ class LaunchPlan:
     A warm GEMM call replays its plan, so the per-call host work is the stream lookup and one driver call.
     """
 
-    __slots__ = (
-        "device_index", "_launch", "_function", "_grid", "_threads", "_smem_bytes", "_params", "_args_address"
-    )
+    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "_launch", "_params", "args")
 
     def __init__(self, kernel: LoadedKernel, device_index: int, grid: int, params: ctypes.Array) -> None:
         self.device_index = device_index
+        self.function = _driver().CUfunction(int(kernel.handle(device_index)))
+        self.grid = grid
+        self.threads = kernel.num_threads
+        self.smem_bytes = kernel.smem_bytes
+        # Bound once: cuda.bindings' Cython wrapper measured 6.4 µs per launch on the H100 host, a ctypes
+        # call of libcuda's cuLaunchKernel 8.9 µs (scripts/profile_host.py).
         self._launch = _driver().cuLaunchKernel
-        self._function = _driver().CUfunction(int(kernel.handle(device_index)))
-        self._grid = grid
-        self._threads = kernel.num_threads
-        self._smem_bytes = kernel.smem_bytes
         # Built once, reused by every launch: kernelParams -> [&params] (the driver copies the bytes at launch).
         self._params = (params, (ctypes.c_void_p * 1)(ctypes.addressof(params)))
-        self._args_address = ctypes.addressof(self._params[1])
+        self.args = ctypes.addressof(self._params[1])
 
     def launch(self, stream: int | None = None) -> None:
         """Enqueues the kernel on `stream` (default: torch's current stream on the plan's device)."""
@@ -110,19 +144,9 @@ class LaunchPlan:
         if stream is None:
             stream = torch._C._cuda_getCurrentRawStream(self.device_index)
         (err,) = self._launch(
-            self._function,
-            self._grid,
-            1,
-            1,
-            self._threads,
-            1,
-            1,
-            self._smem_bytes,
-            stream,
-            self._args_address,
-            0,
+            self.function, self.grid, 1, 1, self.threads, 1, 1, self.smem_bytes, stream, self.args, 0
         )
-        if err != 0:
+        if err:
             check((err,), "cuLaunchKernel")
 
 

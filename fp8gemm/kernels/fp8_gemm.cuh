@@ -49,7 +49,7 @@ static_assert(__builtin_offsetof(GemmParams, sfb) == 384, "host mirrors this lay
 static_assert(__builtin_offsetof(GemmParams, shape_m) == 416, "host mirrors this layout");
 static_assert(sizeof(GemmParams) == 448, "host mirrors this layout");
 
-template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32>
+template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN>
 struct Fp8Gemm {
     static constexpr u32 kNumMathWarpgroups = kBlockM / kWgmmaM;
     static constexpr u32 kNumMathThreads = kNumMathWarpgroups * kWarpgroupThreads;
@@ -65,8 +65,17 @@ struct Fp8Gemm {
 
     // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
     static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
+    // Two product sets (promote one while the next K block's wgmmas fill the other) cost BLOCK_N/2 more
+    // registers; with the running accumulators that is 3 x BLOCK_N/2, which fits kMathRegisters up to 128.
+    static constexpr bool kOverlap = 3 * kAccRegs + 40 <= kMathRegisters;
+
+    // With a cluster, each CTA loads 1/kClusterN of the A tile and multicasts it to the whole cluster.
+    static constexpr u32 kSmemAPart = kSmemA / kClusterN;
+    static constexpr u32 kRowsAPart = kBlockM / kClusterN;
 
     static_assert(kBlockM == 64 || kBlockM == 128, "one or two math warpgroups of 64 rows");
+    static_assert(kClusterN == 1 || kClusterN == 2, "clusters of one or two CTAs along N");
+    static_assert(kSmemAPart % kSwizzleAtomBytes == 0, "each multicast part stays swizzle-atom aligned");
     static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "wgmma N");
     static_assert(kSmemA % kSwizzleAtomBytes == 0 && kSmemB % kSwizzleAtomBytes == 0,
                   "stages must keep every tile 1024-byte aligned");
@@ -89,56 +98,100 @@ struct Fp8Gemm {
 #pragma unroll
             for (u32 s = 0; s < kNumStages; ++s) {
                 mbarrier_init(&full[s], 1);
-                mbarrier_init(&empty[s], kNumMathThreads / 32);  // lane 0 of each math warp
+                // One lane of each math warp of every CTA in the cluster: a stage is refilled (in all of
+                // them, by multicast) only once every consumer has released it.
+                mbarrier_init(&empty[s], kClusterN * kNumMathThreads / 32);
             }
             fence_barrier_init();
             fence_proxy_async_shared();
         }
-        __syncthreads();
-
-        const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
-        TileScheduler<kType, kBlockM, kBlockN, kSchedulerGroupN> scheduler(p.shape_m, p.shape_n, p.num_groups,
-                                                                             p.group_info);
-        Tile tile;
-        u32 iteration = 0;  // K blocks consumed so far by this CTA: selects the stage and its phase
-
-        if (thread >= kNumMathThreads) {
-            warpgroup_reg_dealloc<kProducerRegisters>();
-            if (thread != kNumMathThreads) return;
-            while (scheduler.next(tile)) {
-                if (tile.skip) continue;
-                const i32 a_row = (kType == GemmType::GroupedMasked ? tile.group * p.shape_m : 0u) +
-                                  tile.m_block * kBlockM;
-                const i32 b_row = (kType == GemmType::Dense ? 0u : tile.group * p.shape_n) +
-                                  tile.n_block * kBlockN;
-                const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
-                for (u32 k = 0; k < num_k_blocks; ++k, ++iteration) {
-                    const u32 s = iteration % kNumStages;
-                    mbarrier_wait(&empty[s], ((iteration / kNumStages) & 1u) ^ 1u);
-                    mbarrier_arrive_expect_tx(&full[s], kStageTxBytes);
-                    const i32 k_elem = k * kBlockK;
-                    tma_load_2d(smem_a + s * kSmemA, &p.tma_a, &full[s], k_elem, a_row);
-                    tma_load_2d(smem_b + s * kSmemB, &p.tma_b, &full[s], k_elem, b_row);
-                    tma_load_2d(smem_sfa + s * kBlockM, &p.tma_sfa, &full[s], tile.m_block * kBlockM,
-                                sfa_row + k);
-                }
-            }
-            return;
+        // Peers arrive on this CTA's barriers and write its smem: they must see them initialised.
+        if constexpr (kClusterN > 1) {
+            cluster_sync();
+        } else {
+            __syncthreads();
         }
 
-        warpgroup_reg_alloc<kMathRegisters>();
+        const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
+        Scheduler scheduler(p.shape_m, p.shape_n, p.num_groups, p.group_info);
+        const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty};
+        if (thread >= kNumMathThreads) {
+            warpgroup_reg_dealloc<kProducerRegisters>();
+            if (thread == kNumMathThreads) produce(p, scheduler, smem_parts, num_k_blocks);
+        } else {
+            warpgroup_reg_alloc<kMathRegisters>();
+            consume(p, scheduler, smem_parts, num_k_blocks, thread);
+        }
+        // A CTA leaves only once its peers have stopped arriving on its barriers and writing its smem.
+        if constexpr (kClusterN > 1) {
+            __syncwarp();
+            cluster_sync();
+        }
+    }
+
+    using Scheduler = TileScheduler<kType, kBlockM, kBlockN, kSchedulerGroupN, kClusterN>;
+
+    struct Smem {
+        u8* a;
+        u8* b;
+        float* sfa;
+        u64* full;
+        u64* empty;
+    };
+
+    // One thread: fills stage after stage with K blocks of the tiles this CTA computes, in the same order
+    // the math warpgroups consume them (both walk their own copy of the scheduler).
+    __device__ static void produce(const GemmParams& p, Scheduler& scheduler, const Smem& smem,
+                                   u32 num_k_blocks) {
+        const u32 cluster_rank = kClusterN > 1 ? cluster_cta_rank() : 0u;
+        constexpr u16 kClusterMask = (1u << kClusterN) - 1u;
+        Tile tile;
+        u32 iteration = 0;  // K blocks loaded so far: selects the stage and its phase
+        while (scheduler.next(tile)) {
+            if (tile.skip) continue;
+            const i32 a_row = (kType == GemmType::GroupedMasked ? tile.group * p.shape_m : 0u) +
+                              tile.m_block * kBlockM;
+            const i32 b_row = (kType == GemmType::Dense ? 0u : tile.group * p.shape_n) + tile.n_block * kBlockN;
+            const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
+            for (u32 k = 0; k < num_k_blocks; ++k, ++iteration) {
+                const u32 s = iteration % kNumStages;
+                mbarrier_wait(&smem.empty[s], ((iteration / kNumStages) & 1u) ^ 1u);
+                // The whole A tile arrives (its parts from every CTA of the cluster), plus this CTA's B and sfa.
+                mbarrier_arrive_expect_tx(&smem.full[s], kStageTxBytes);
+                const i32 k_elem = k * kBlockK;
+                u8* a_part = smem.a + s * kSmemA + cluster_rank * kSmemAPart;
+                const i32 a_part_row = a_row + cluster_rank * kRowsAPart;
+                if constexpr (kClusterN > 1) {
+                    tma_load_2d_multicast(a_part, &p.tma_a, &smem.full[s], k_elem, a_part_row, kClusterMask);
+                } else {
+                    tma_load_2d(a_part, &p.tma_a, &smem.full[s], k_elem, a_part_row);
+                }
+                tma_load_2d(smem.b + s * kSmemB, &p.tma_b, &smem.full[s], k_elem, b_row);
+                tma_load_2d(smem.sfa + s * kBlockM, &p.tma_sfa, &smem.full[s], tile.m_block * kBlockM, sfa_row + k);
+            }
+        }
+    }
+
+    __device__ static void consume(const GemmParams& p, Scheduler& scheduler, const Smem& smem, u32 num_k_blocks,
+                                   u32 thread) {
         const u32 warpgroup = thread / kWarpgroupThreads;
         const u32 lane = thread % 32;
         // wgmma fragment: this thread holds rows r and r + 8 of its warp's 16, columns 8j + 2(lane % 4) + {0,1}.
         const u32 tile_row = warpgroup * kWgmmaM + (thread % kWarpgroupThreads) / 32 * 16 + lane / 4;
         const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
+        Tile tile;
+        u32 iteration = 0;  // K blocks consumed so far: selects the stage and its phase
 
         float acc[kAccRegs];
-        float partial[kAccRegs];
+        // K block k's products land in prod0 / prod1 alternately; with kOverlap the next block's wgmmas run
+        // into one set while the other is promoted, so a promotion never leaves the tensor cores idle.
+        float prod0[kAccRegs];
+        float prod1[kOverlap ? kAccRegs : 1];
         while (scheduler.next(tile)) {
             if (tile.skip) continue;
             const u32 n_base = tile.n_block * kBlockN;
-            const u32 scale_n0 = n_base / kScaleBlock;
+            // A cluster's padding n block lies past N: clamp its scale lookups (it stores nothing).
+            const u32 scale_n0 = min_of(n_base / kScaleBlock, num_scale_n - 1);
             const u32 scale_n1 = min_of(scale_n0 + 1, num_scale_n - 1);
             const u32 second_scale_col = (scale_n0 + 1) * kScaleBlock - n_base;  // tile column of the next block
             const float* sfb_group = p.sfb + static_cast<u64>(tile.group) * num_scale_n * num_k_blocks;
@@ -148,41 +201,87 @@ struct Fp8Gemm {
 #pragma unroll
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
 
-            for (u32 k = 0; k < num_k_blocks; ++k, ++iteration) {
-                // Issued before the barrier wait so the L2 latency hides behind it and the MMAs.
-                const float scale_b0 = load_global_nc_f32(sfb0 + k);
-                const float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k) : scale_b0;
-                const u32 s = iteration % kNumStages;
-                mbarrier_wait(&full[s], (iteration / kNumStages) & 1u);
-
-                const float scale_a0 = smem_sfa[s * kBlockM + tile_row];
-                const float scale_a1 = smem_sfa[s * kBlockM + tile_row + 8];
-                const u64 desc_a = make_kmajor_sw128_desc(smem_a + s * kSmemA + warpgroup * kWgmmaM * kBlockK);
-                const u64 desc_b = make_kmajor_sw128_desc(smem_b + s * kSmemB);
-                fence_registers<kAccRegs>(partial);
+            // Waits for K block k's stage and issues its four wgmmas (one commit group) into `prod`.
+            auto issue = [&](u32 k, float* prod) {
+                const u32 s = (iteration + k) % kNumStages;
+                mbarrier_wait(&smem.full[s], ((iteration + k) / kNumStages) & 1u);
+                const u64 desc_a = make_kmajor_sw128_desc(smem.a + s * kSmemA + warpgroup * kWgmmaM * kBlockK);
+                const u64 desc_b = make_kmajor_sw128_desc(smem.b + s * kSmemB);
+                fence_registers<kAccRegs>(prod);
                 wgmma_fence();
 #pragma unroll
                 for (u32 kk = 0; kk < kBlockK / kWgmmaK; ++kk) {
                     WgmmaFp8<kBlockN>::mma(advance_desc_k(desc_a, kk * kWgmmaK),
-                                           advance_desc_k(desc_b, kk * kWgmmaK), partial, kk > 0);
+                                           advance_desc_k(desc_b, kk * kWgmmaK), prod, kk > 0);
                 }
                 wgmma_commit();
-                wgmma_wait<0>();
-                fence_registers<kAccRegs>(partial);
-                // The stage's smem (operands and sfa) is no longer read: hand it back to the producer.
-                if (lane == 0) mbarrier_arrive(&empty[s]);
+            };
 
+            // B's scales are loaded one K block ahead, so their L2 latency hides behind a block of MMAs.
+            float scale_b0 = load_global_nc_f32(sfb0);
+            float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1) : scale_b0;
+            // Folds K block k's finished products into acc and releases its stage to every producer that
+            // wrote into it.
+            auto promote = [&](u32 k, float* prod) {
+                const u32 k_ahead = min_of(k + 1, num_k_blocks - 1);
+                const float next_b0 = load_global_nc_f32(sfb0 + k_ahead);
+                const float next_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k_ahead) : next_b0;
+                fence_registers<kAccRegs>(prod);
+                const u32 s = (iteration + k) % kNumStages;
+                const float scale_a0 = smem.sfa[s * kBlockM + tile_row];
+                const float scale_a1 = smem.sfa[s * kBlockM + tile_row + 8];
+                // Lane r of each math warp releases the stage in CTA r of the cluster.
+                if constexpr (kClusterN > 1) {
+                    if (lane < kClusterN) mbarrier_arrive_cluster(&smem.empty[s], lane);
+                } else {
+                    if (lane == 0) mbarrier_arrive(&smem.empty[s]);
+                }
 #pragma unroll
                 for (u32 j = 0; j < kBlockN / 8; ++j) {
                     const float scale_b = (kMayStraddle && j * 8 >= second_scale_col) ? scale_b1 : scale_b0;
                     const float s0 = scale_a0 * scale_b;
                     const float s1 = scale_a1 * scale_b;
-                    acc[4 * j + 0] += s0 * partial[4 * j + 0];
-                    acc[4 * j + 1] += s0 * partial[4 * j + 1];
-                    acc[4 * j + 2] += s1 * partial[4 * j + 2];
-                    acc[4 * j + 3] += s1 * partial[4 * j + 3];
+                    acc[4 * j + 0] += s0 * prod[4 * j + 0];
+                    acc[4 * j + 1] += s0 * prod[4 * j + 1];
+                    acc[4 * j + 2] += s1 * prod[4 * j + 2];
+                    acc[4 * j + 3] += s1 * prod[4 * j + 3];
+                }
+                scale_b0 = next_b0;
+                scale_b1 = next_b1;
+            };
+
+            if constexpr (kOverlap) {
+                // Every path reaches the loop head with exactly block k in flight in prod0 and leaves the
+                // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
+                // between the arms of a branch (C7518).
+                issue(0, prod0);
+                u32 k = 0;
+                for (; k + 2 < num_k_blocks; k += 2) {
+                    issue(k + 1, prod1);
+                    wgmma_wait<1>();
+                    promote(k, prod0);
+                    issue(k + 2, prod0);
+                    wgmma_wait<1>();
+                    promote(k + 1, prod1);
+                }
+                if (k + 1 < num_k_blocks) {
+                    issue(k + 1, prod1);
+                    wgmma_wait<1>();
+                    promote(k, prod0);
+                    wgmma_wait<0>();
+                    promote(k + 1, prod1);
+                } else {
+                    wgmma_wait<0>();
+                    promote(k, prod0);
+                }
+            } else {
+                for (u32 k = 0; k < num_k_blocks; ++k) {
+                    issue(k, prod0);
+                    wgmma_wait<0>();
+                    promote(k, prod0);
                 }
             }
+            iteration += num_k_blocks;
             store_tile(p, tile, tile_row, lane, acc);
         }
     }

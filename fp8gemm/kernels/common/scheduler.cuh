@@ -23,11 +23,16 @@ struct Tile {
 
 // kGroupN: tiles are walked in bands of kGroupN n blocks, m blocks outer within a band, so the CTAs that
 // run at the same time share a few B column panels and A row panels and both stay in L2.
-template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kGroupN>
+// kClusterN: the CTAs of a cluster take the kClusterN adjacent n blocks of one m block together (they share
+// its A tile); the walk is over such cluster tiles, and the n blocks are padded to a multiple of kClusterN,
+// so a CTA may get an n block past N: it computes on zero-filled B and stores nothing.
+template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kGroupN, u32 kClusterN>
 struct TileScheduler {
+    static_assert(kGroupN % kClusterN == 0, "bands hold whole cluster tiles");
     u32 shape_m;  // dense: M; contiguous: M_total; masked: M_max
     u32 num_m_blocks;
-    u32 num_n_blocks;
+    u32 num_n_clusters;  // groups of kClusterN n blocks: ceil(N / kBlockN / kClusterN)
+    u32 cluster_rank;
     u32 num_groups;
     const i32* group_info;  // contiguous: m_indices; masked: masked_m
     u32 next_index;
@@ -39,10 +44,11 @@ struct TileScheduler {
 
     __device__ TileScheduler(u32 shape_m_, u32 shape_n, u32 num_groups_, const i32* group_info_)
         : shape_m(shape_m_),
-          num_n_blocks(ceil_div(shape_n, kBlockN)),
+          num_n_clusters(ceil_div(ceil_div(shape_n, kBlockN), kClusterN)),
+          cluster_rank(blockIdx.x % kClusterN),
           num_groups(num_groups_),
           group_info(group_info_),
-          next_index(blockIdx.x) {
+          next_index(blockIdx.x / kClusterN) {
         if constexpr (kType == GemmType::GroupedMasked) {
             group_rows = masked_rows(0);
             num_m_blocks = ceil_div(group_rows, kBlockM);
@@ -58,22 +64,23 @@ struct TileScheduler {
     }
 
     __device__ void swizzle(u32 index, Tile& tile) const {
-        const u32 band_tiles = num_m_blocks * kGroupN;
+        constexpr u32 kBand = kGroupN / kClusterN;
+        const u32 band_tiles = num_m_blocks * kBand;
         const u32 band = index / band_tiles;
-        const u32 first_n = band * kGroupN;
-        const u32 band_width = min_of(kGroupN, num_n_blocks - first_n);
+        const u32 first_n = band * kBand;
+        const u32 band_width = min_of(kBand, num_n_clusters - first_n);
         const u32 in_band = index - band * band_tiles;
         tile.m_block = in_band / band_width;
-        tile.n_block = first_n + in_band % band_width;
+        tile.n_block = (first_n + in_band % band_width) * kClusterN + cluster_rank;
     }
 
     __device__ bool next(Tile& tile) {
         const u32 index = next_index;
-        next_index += gridDim.x;
+        next_index += gridDim.x / kClusterN;
         tile.skip = false;
         if constexpr (kType == GemmType::GroupedMasked) {
-            while (index >= group_first_tile + num_m_blocks * num_n_blocks) {
-                group_first_tile += num_m_blocks * num_n_blocks;
+            while (index >= group_first_tile + num_m_blocks * num_n_clusters) {
+                group_first_tile += num_m_blocks * num_n_clusters;
                 if (++group >= num_groups) return false;
                 group_rows = masked_rows(group);
                 num_m_blocks = ceil_div(group_rows, kBlockM);
@@ -83,7 +90,7 @@ struct TileScheduler {
             tile.valid_rows = group_rows;
             return true;
         } else {
-            if (index >= num_m_blocks * num_n_blocks) return false;
+            if (index >= num_m_blocks * num_n_clusters) return false;
             swizzle(index, tile);
             tile.valid_rows = shape_m;
             tile.group = 0;

@@ -1,0 +1,70 @@
+"""Every kernel variant the heuristic can choose computes the right thing, on problems shaped to reach its
+corners: several tiles per persistent CTA (few SMs), an odd number of n blocks (a cluster's padding CTA),
+M/N/K tails, and both an even and an odd number of K blocks (the overlapped main loop's two tails)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import fp8gemm
+from fp8gemm import launch_plans, utils
+from fp8gemm.config import GemmConfig, GemmType
+from fp8gemm.heuristics import all_configs, forced_config
+from fp8gemm.testing import (
+    calc_diff,
+    dense_inputs,
+    grouped_contiguous_inputs,
+    grouped_masked_inputs,
+    reference_gemm,
+)
+
+pytestmark = pytest.mark.gpu
+
+# Four SMs: two 2-CTA clusters, so each CTA walks several tiles and the stage ring wraps between them.
+FEW_SMS = 4
+
+
+@pytest.fixture
+def few_sms(monkeypatch: pytest.MonkeyPatch):
+    launch_plans.forget_all()
+    monkeypatch.setattr(utils, "_num_sms_override", FEW_SMS)
+    yield
+    launch_plans.forget_all()
+
+
+def _shape(config: GemmConfig, k_blocks: int) -> tuple[int, int, int]:
+    # 2 m blocks + a tail, 3 n blocks with the last one partial, K ending in a partial block.
+    return 2 * config.block_m + 9, 2 * config.block_n + 8, (k_blocks - 1) * 128 + 16
+
+
+@pytest.mark.parametrize("k_blocks", [4, 5])
+@pytest.mark.parametrize("config", all_configs(), ids=str)
+def test_every_config_matches_reference(config: GemmConfig, k_blocks: int, few_sms) -> None:
+    m, n, k = _shape(config, k_blocks)
+    with forced_config(config):
+        if config.gemm_type == GemmType.DENSE:
+            p = dense_inputs(m, n, k, out_dtype=torch.float32 if config.output_f32 else torch.bfloat16)
+            c = torch.randn(m, n, device="cuda") if config.output_f32 else None
+            fp8gemm.fp8_gemm_nt(p.a, p.b, p.d, c=c)
+            assert not torch.isnan(p.d).any()
+            ref = reference_gemm(p.a, p.b) + (c.double() if c is not None else 0)
+            assert calc_diff(p.d, ref) < 1e-5
+        elif config.gemm_type == GemmType.GROUPED_CONTIGUOUS:
+            sizes = [m, 0, 70]
+            p = grouped_contiguous_inputs(sizes, n, k)
+            fp8gemm.m_grouped_fp8_gemm_nt_contiguous(p.a, p.b, p.d, p.m_indices)
+            for expert in (0, 2):
+                rows = (p.m_indices == expert).nonzero().flatten()
+                ref = reference_gemm((p.a[0][rows], p.a[1][rows]), (p.b[0][expert], p.b[1][expert]))
+                assert calc_diff(p.d[rows], ref) < 1e-5
+            assert torch.isnan(p.d[p.m_indices < 0]).all()
+        else:
+            sizes = [m, 0, 70]
+            p = grouped_masked_inputs(sizes, m + 7, n, k)
+            fp8gemm.m_grouped_fp8_gemm_nt_masked(p.a, p.b, p.d, p.masked_m, m)
+            ref = reference_gemm(p.a, p.b)
+            for g, rows in enumerate(sizes):
+                if rows:
+                    assert calc_diff(p.d[g, :rows], ref[g, :rows]) < 1e-5
+                assert torch.isnan(p.d[g, rows:]).all()
