@@ -1,14 +1,20 @@
 """Config choice: a pure, cached function of (layout, M, N, K, groups, SM count, output type).
 
-Model. A persistent CTA takes tiles in waves of `num_sms`; the kernel's time is the number of waves times
-the time of one tile, and a tile costs the larger of
-  - its tensor-core work, 2·block_m·block_n·K / (per-SM FP8 rate), and
-  - its operand traffic, (block_m + block_n)·K bytes / (per-SM share of HBM bandwidth),
-plus a fixed per-tile cost (prologue, epilogue stores) worth TILE_OVERHEAD_K of K. Ties go to the larger tile.
+Model (rates measured on the lent H100, see docs/performance.md). A persistent CTA takes work units in waves
+of `num_sms`; a unit is one block_m x block_n output tile over a K range (all of K, or 1/split_k of it
+for dense split-K). The kernel takes waves x (time of one unit), and a unit takes the larger of
+  - its tensor-core work, 2·block_m·block_n·K_unit / (FLOPS_PER_SM · wgmma_efficiency(block_n)), and
+  - its operand traffic into the SM, (block_m + block_n)·K_unit / L2_BYTES_PER_SM,
+with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds its reduction: REDUCE_FIXED_S
+plus the partials' traffic. Ties go to no split, then the larger tile.
 
-Worked example (132 SMs): M=64, N=2112, K=7168. block_m=64; block_n=128 gives 17 tiles in one wave, each
-moving 192·7168 B; block_n=16 gives 132 tiles in one wave moving 80·7168 B each, 2.4x less per SM on the
-critical path, so the model picks block_n=16 (the weight read is spread over every SM).
+2-CTA clusters that multicast the A tile (GemmConfig.cluster_n = 2) halve A's traffic into the SMs, but
+measured within +-5% of the single-CTA kernel on every large shape tried: the traffic term above is not the
+L2 bandwidth's to save. The model does not choose them; forced_config reaches them.
+
+Worked example (132 SMs): M=64, N=2112, K=7168. With no split, block_n=16 gives 132 tiles in one wave, each
+moving (64 + 16)·7168 B; block_n=128 with K cut in 7 gives 119 units in one wave moving (64 + 128)·1024 B
+each: 2.9x less per SM on the critical path, which pays for the ~3 µs reduction.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from functools import lru_cache
 
 from . import launch_plans
 from .config import (
+    BLOCK_K,
     BLOCK_M_CHOICES,
     BLOCK_N_CHOICES,
     GemmConfig,
@@ -27,27 +34,79 @@ from .config import (
     max_stages,
 )
 
-# Per-SM rates used only to weigh compute against traffic (H100 SXM: ~1979 TFLOPS dense FP8 at ~1.8 GHz
-# over 132 SMs, 3.0 TB/s measured HBM copy bandwidth).
-FLOPS_PER_SM = 1979e12 / 132
-BYTES_PER_SM = 3.0e12 / 132
+# Measured 2026-11-23 (scripts/sweep_configs.py): 4096x4096x7168 with block 128x128 runs compute-bound at
+# 917 TFLOPS, and block 128x64 traffic-bound at 8.1 TB/s into the SMs (L2 hits mostly).
+FLOPS_PER_SM = 917e12 / 132
+L2_BYTES_PER_SM = 8.1e12 / 132
+HBM_BYTES_PER_S = 3.0e12
 TILE_OVERHEAD_K = 256
-# Multicast pays off where many m blocks share each B panel's L2 reads: the large-M configs.
+# wgmma works through N in steps of 64: block_n = 144 and 160 cost what 192 does (measured 0.81x and 0.86x of
+# block_n = 128 per FLOP), 96 and 112 what 128 does (0.78x, 0.82x).
+WGMMA_N_STEP = 64
+# Split-K: the second launch, its gap and its start, then the partials written and read back. Measured
+# (2026-11-23): the best split on 64x2112x7168 gained 5% (17.1 vs 18.0 µs), split 2 cost 64x7168x16384 4.4 µs
+# and 128x4096x7168 3.9 µs: decode GEMMs here run at a floor of ~17 µs that more parallelism does not move,
+# so the fixed cost is set where the model splits only for a large modelled gain.
+SPLIT_K_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8)
+REDUCE_FIXED_S = 10e-6
+# Cluster variants compiled (and tested) for forced_config: the large-M ones, where A sharing could matter.
 MULTICAST_BLOCK_M = (128,)
 
 
-def _tile_cost(block_m: int, block_n: int, k: int) -> float:
-    eff_k = k + TILE_OVERHEAD_K
-    compute = 2.0 * block_m * block_n * eff_k / FLOPS_PER_SM
-    traffic = (block_m + block_n) * eff_k / BYTES_PER_SM
-    return max(compute, traffic)
+def wgmma_efficiency(block_n: int) -> float:
+    return block_n / (-(-block_n // WGMMA_N_STEP) * WGMMA_N_STEP)
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _unit_seconds(block_m: int, block_n: int, k: int) -> float:
+    eff_k = k + TILE_OVERHEAD_K
+    compute = 2.0 * block_m * block_n * eff_k / (FLOPS_PER_SM * wgmma_efficiency(block_n))
+    traffic = (block_m + block_n) * eff_k / L2_BYTES_PER_SM
+    return max(compute, traffic)
+
+
+def effective_splits(k: int, split_k: int) -> int:
+    """Splits of whole K blocks with none empty: K blocks per split = ceil(K blocks / split_k)."""
+    k_blocks = _ceil_div(k, BLOCK_K)
+    return _ceil_div(k_blocks, _ceil_div(k_blocks, min(split_k, k_blocks)))
+
+
 @lru_cache(maxsize=1024)
+def choose_launch(
+    gemm_type: GemmType,
+    m: int,
+    n: int,
+    k: int,
+    num_groups: int,
+    num_sms: int,
+    output_f32: bool = False,
+) -> tuple[GemmConfig, int]:
+    """Best (config, split_k) for one problem. `m` is rows per group: M (dense), M_total (contiguous),
+    expected_m (masked)."""
+    best_key, best = None, None
+    for block_m in BLOCK_M_CHOICES:
+        if m <= 64 and block_m > 64:
+            continue  # a second math warpgroup would only multiply zeros
+        for block_n in BLOCK_N_CHOICES:
+            if not b_scale_blocks_per_tile_ok(block_n):
+                continue
+            config = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), output_f32)
+            tiles = config.num_tiles(m, n) * (num_groups if gemm_type == GemmType.GROUPED_MASKED else 1)
+            splits = SPLIT_K_CHOICES if gemm_type == GemmType.DENSE else (1,)
+            for split_k in sorted({effective_splits(k, s) for s in splits}):
+                waves = _ceil_div(max(tiles * split_k, 1), num_sms)
+                cost = waves * _unit_seconds(block_m, block_n, _ceil_div(k, split_k))
+                if split_k > 1:
+                    cost += REDUCE_FIXED_S + 2.0 * split_k * m * n * 4 / HBM_BYTES_PER_S
+                key = (round(cost, 12), split_k, -block_m * block_n, -block_n)
+                if best_key is None or key < best_key:
+                    best_key, best = key, (config, split_k)
+    return best
+
+
 def choose_config(
     gemm_type: GemmType,
     m: int,
@@ -57,38 +116,24 @@ def choose_config(
     num_sms: int,
     output_f32: bool = False,
 ) -> GemmConfig:
-    """Best config for one problem. `m` is rows per group: M (dense), M_total (contiguous), expected_m (masked)."""
-    best_key, best = None, None
-    for block_m in BLOCK_M_CHOICES:
-        if m <= 64 and block_m > 64:
-            continue  # a second math warpgroup would only multiply zeros
-        for block_n in BLOCK_N_CHOICES:
-            if not b_scale_blocks_per_tile_ok(block_n):
-                continue
-            tiles = _ceil_div(m, block_m) * _ceil_div(n, block_n)
-            if gemm_type == GemmType.GROUPED_MASKED:
-                tiles *= num_groups
-            waves = _ceil_div(max(tiles, 1), num_sms)
-            cost = waves * _tile_cost(block_m, block_n, k)
-            key = (round(cost, 12), -block_m * block_n, -block_n)
-            if best_key is None or key < best_key:
-                best_key = key
-                best = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), output_f32)
-    return best
+    """The kernel variant of choose_launch's choice."""
+    return choose_launch(gemm_type, m, n, k, num_groups, num_sms, output_f32)[0]
 
 
-_forced: GemmConfig | None = None
+_forced: tuple[GemmConfig, int] | None = None
 
 
 @contextmanager
-def forced_config(config: GemmConfig) -> Iterator[None]:
-    """Within the block, ops of `config.gemm_type` launch `config` instead of the heuristic's choice
-    (sanitizer runs, tuning, tests of one variant)."""
+def forced_config(config: GemmConfig, split_k: int = 1) -> Iterator[None]:
+    """Within the block, ops of `config.gemm_type` launch `config` (with `split_k` K ranges, dense only)
+    instead of the heuristic's choice (sanitizer runs, tuning, tests of one variant)."""
     problems = config.problems()
+    if split_k > 1 and (config.gemm_type != GemmType.DENSE or config.cluster_n > 1):
+        problems.append("split_k > 1 needs a dense config without a cluster")
     if problems:
         raise ValueError(f"invalid kernel config {config}: {'; '.join(problems)}")
     global _forced
-    previous, _forced = _forced, config
+    previous, _forced = _forced, (config, split_k)
     launch_plans.forget_all()  # warm calls must not replay the heuristic's choice
     try:
         yield
@@ -97,17 +142,20 @@ def forced_config(config: GemmConfig) -> Iterator[None]:
         launch_plans.forget_all()
 
 
-def select_config(
+def select_launch(
     gemm_type: GemmType, m: int, n: int, k: int, num_groups: int, num_sms: int, output_f32: bool = False
-) -> GemmConfig:
-    """The config an op launches: a forced one when it matches the op, else choose_config's."""
-    if _forced is not None and _forced.gemm_type == gemm_type and _forced.output_f32 == output_f32:
-        return _forced
-    return choose_config(gemm_type, m, n, k, num_groups, num_sms, output_f32)
+) -> tuple[GemmConfig, int]:
+    """The (config, split_k) an op launches: a forced one when it matches the op, else choose_launch's.
+    split_k is already effective (no empty K range) for this K."""
+    if _forced is not None and _forced[0].gemm_type == gemm_type and _forced[0].output_f32 == output_f32:
+        config, split_k = _forced
+        return config, effective_splits(k, split_k)
+    return choose_launch(gemm_type, m, n, k, num_groups, num_sms, output_f32)
 
 
 def all_configs() -> list[GemmConfig]:
-    """Every config choose_config can return (the CPU compile test builds each of them)."""
+    """Every config an op can launch: choose_config's candidates and the cluster variants forced_config
+    reaches (the CPU compile test builds each of them, the GPU test runs each)."""
     out = []
     for gemm_type in GemmType:
         for output_f32 in (False, True):

@@ -68,3 +68,20 @@ def test_every_config_matches_reference(config: GemmConfig, k_blocks: int, few_s
                 if rows:
                     assert calc_diff(p.d[g, :rows], ref[g, :rows]) < 1e-5
                 assert torch.isnan(p.d[g, rows:]).all()
+
+
+SPLIT_K_CONFIGS = [c for c in all_configs() if c.gemm_type == GemmType.DENSE and c.cluster_n == 1]
+
+
+@pytest.mark.parametrize("split_k", [2, 3, 8])
+@pytest.mark.parametrize("config", SPLIT_K_CONFIGS, ids=str)
+def test_every_dense_config_with_split_k_matches_reference(config: GemmConfig, split_k: int, few_sms) -> None:
+    # 5 K blocks: split 2 gives ranges of 3 and 2, split 3 of 2, 2 and 1, split 8 is cut to 5 of 1.
+    m, n, k = _shape(config, 5)
+    p = dense_inputs(m, n, k, out_dtype=torch.float32 if config.output_f32 else torch.bfloat16)
+    c = torch.randn(m, n, device="cuda") if config.output_f32 else None
+    with forced_config(config, split_k=split_k):
+        fp8gemm.fp8_gemm_nt(p.a, p.b, p.d, c=c)
+    assert not torch.isnan(p.d).any()
+    ref = reference_gemm(p.a, p.b) + (c.double() if c is not None else 0)
+    assert calc_diff(p.d, ref) < 1e-5

@@ -287,9 +287,9 @@ PROBLEMS = [
 
 @pytest.fixture(autouse=True)
 def _fresh_heuristics_cache():
-    heuristics.choose_config.cache_clear()
+    heuristics.choose_launch.cache_clear()
     yield
-    heuristics.choose_config.cache_clear()
+    heuristics.choose_launch.cache_clear()
 
 
 @pytest.mark.parametrize("m", [1, 2, 17, 63, 64])
@@ -300,9 +300,20 @@ def test_small_m_picks_block_m_64(m: int, gemm_type: GemmType) -> None:
 
 
 def test_decode_shape_fills_every_sm() -> None:
-    config = heuristics.choose_config(GemmType.DENSE, 64, 2112, 7168, 1, 132)
+    # The weight read is the whole cost: its work units (tiles x K ranges) must cover every SM.
+    config, split_k = heuristics.choose_launch(GemmType.DENSE, 64, 2112, 7168, 1, 132)
     tiles = math.ceil(64 / config.block_m) * math.ceil(2112 / config.block_n)
-    assert tiles >= 132
+    assert tiles * split_k >= 132
+
+
+@pytest.mark.parametrize("num_sms", [132, 78, 1])
+def test_split_k_only_for_dense_and_never_empty(num_sms: int) -> None:
+    for gemm_type in GemmType:
+        for m, n, k in PROBLEMS:
+            _, split_k = heuristics.choose_launch(gemm_type, m, n, k, 1, num_sms)
+            k_blocks = math.ceil(k / 128)
+            assert split_k == 1 or gemm_type == GemmType.DENSE
+            assert (split_k - 1) * math.ceil(k_blocks / split_k) < k_blocks, (m, n, k, split_k)
 
 
 @pytest.mark.parametrize("output_f32", [False, True])
@@ -326,6 +337,6 @@ def test_grouped_choice_is_one_of_all_configs(gemm_type: GemmType, num_groups: i
 
 def test_choice_is_deterministic() -> None:
     first = [heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132) for m, n, k in PROBLEMS]
-    heuristics.choose_config.cache_clear()
+    heuristics.choose_launch.cache_clear()
     second = [heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132) for m, n, k in PROBLEMS]
     assert first == second

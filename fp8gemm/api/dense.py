@@ -6,7 +6,7 @@ import torch
 
 from .. import launch_plans
 from ..config import BLOCK_K, SCALE_BLOCK, GemmType
-from ..heuristics import select_config
+from ..heuristics import select_launch
 from ..utils import ceil_div, get_mn_major_tma_aligned_tensor, get_num_sms
 from . import validation as v
 from .gemm_launch import launch_gemm, plan_key, remember_plan
@@ -85,7 +85,7 @@ def fp8_gemm_nt(
         return
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
-    config = select_config(GemmType.DENSE, m, n, k, 1, get_num_sms(), c is not None)
+    config, split_k = select_launch(GemmType.DENSE, m, n, k, 1, get_num_sms(), c is not None)
     plan = launch_gemm(
         config,
         a=a_data,
@@ -103,5 +103,6 @@ def fp8_gemm_nt(
         shape_k=k,
         num_groups=1,
         num_tiles=config.num_tiles(m, n),
+        num_splits=split_k,
     )
     remember_plan(key, plan, sfa is sfa_given and sfb is sfb_given)

@@ -15,7 +15,7 @@ import torch
 
 from .. import launch_plans
 from ..config import BLOCK_K, SCALE_BLOCK, GemmType
-from ..heuristics import select_config
+from ..heuristics import select_launch
 from ..utils import (
     ceil_div,
     get_m_alignment_for_contiguous_layout,
@@ -93,7 +93,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
         return
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
-    config = select_config(GemmType.GROUPED_CONTIGUOUS, m, n, k, g, get_num_sms())
+    config, _ = select_launch(GemmType.GROUPED_CONTIGUOUS, m, n, k, g, get_num_sms())
     plan = launch_gemm(
         config,
         a=a_data,
@@ -203,7 +203,7 @@ def m_grouped_fp8_gemm_nt_masked(
         return
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
-    config = select_config(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
+    config, _ = select_launch(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
     plan = launch_gemm(
         config,
         a=a_data,

@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 import torch
 
 # Size of GemmParams in kernels/fp8_gemm.cuh and the offsets of its fields (pinned there by static_asserts).
-PARAMS_BYTES = 448
+PARAMS_BYTES = 512
 TMA_DESCRIPTOR_BYTES = 128
 
 
@@ -120,7 +120,7 @@ class LaunchPlan:
     A warm GEMM call replays its plan, so the per-call host work is the stream lookup and one driver call.
     """
 
-    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "_launch", "_params", "args")
+    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "_launch", "params", "_args", "args")
 
     def __init__(self, kernel: LoadedKernel, device_index: int, grid: int, params: ctypes.Array) -> None:
         self.device_index = device_index
@@ -132,8 +132,9 @@ class LaunchPlan:
         # call of libcuda's cuLaunchKernel 8.9 µs (scripts/profile_host.py).
         self._launch = _driver().cuLaunchKernel
         # Built once, reused by every launch: kernelParams -> [&params] (the driver copies the bytes at launch).
-        self._params = (params, (ctypes.c_void_p * 1)(ctypes.addressof(params)))
-        self.args = ctypes.addressof(self._params[1])
+        self.params = params
+        self._args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
+        self.args = ctypes.addressof(self._args)
 
     def launch(self, stream: int | None = None) -> None:
         """Enqueues the kernel on `stream` (default: torch's current stream on the plan's device)."""
@@ -216,9 +217,14 @@ def clear_descriptor_cache() -> None:
     _encode_tma_2d.cache_clear()
 
 
-# GemmParams tail after the three descriptors: sfb, d, c, group_info pointers, then six u32.
-_PARAMS_TAIL = struct.Struct("<QQQQIIIIII")
+# GemmParams tail after the three descriptors: sfb, d, c, group_info, workspace pointers, then seven u32.
+_PARAMS_TAIL = struct.Struct("<QQQQQIIIIIII")
 _PARAMS_TAIL_OFFSET = 3 * TMA_DESCRIPTOR_BYTES
+GEMM_WORKSPACE_OFFSET = _PARAMS_TAIL_OFFSET + 4 * 8
+# SplitKReduceParams: workspace, d, c pointers, then five u32 (kernels/split_k_reduce.cuh).
+_REDUCE_PARAMS = struct.Struct("<QQQIIIII")
+REDUCE_PARAMS_BYTES = 48
+REDUCE_WORKSPACE_OFFSET = 0
 
 
 def pack_gemm_params(
@@ -229,12 +235,14 @@ def pack_gemm_params(
     d: int,
     c: int,
     group_info: int,
+    workspace: int,
     shape_m: int,
     shape_n: int,
     shape_k: int,
     num_groups: int,
     ldd: int,
     ldc: int,
+    num_splits: int,
 ) -> ctypes.Array:
     """The bytes of one `fp8gemm::GemmParams`."""
     params = ctypes.create_string_buffer(PARAMS_BYTES)
@@ -242,6 +250,21 @@ def pack_gemm_params(
     params[TMA_DESCRIPTOR_BYTES : 2 * TMA_DESCRIPTOR_BYTES] = tma_b
     params[2 * TMA_DESCRIPTOR_BYTES : 3 * TMA_DESCRIPTOR_BYTES] = tma_sfa
     _PARAMS_TAIL.pack_into(
-        params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, shape_m, shape_n, shape_k, num_groups, ldd, ldc
+        params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, workspace, shape_m, shape_n, shape_k, num_groups,
+        ldd, ldc, num_splits,
     )
     return params
+
+
+def pack_reduce_params(
+    workspace: int, d: int, c: int, shape_m: int, shape_n: int, num_splits: int, ldd: int, ldc: int
+) -> ctypes.Array:
+    """The bytes of one `fp8gemm::SplitKReduceParams`."""
+    params = ctypes.create_string_buffer(REDUCE_PARAMS_BYTES)
+    _REDUCE_PARAMS.pack_into(params, 0, workspace, d, c, shape_m, shape_n, num_splits, ldd, ldc)
+    return params
+
+
+def set_pointer(params: ctypes.Array, offset: int, address: int) -> None:
+    """Rewrites one pointer field of a packed parameter buffer (the driver copies it at each launch)."""
+    ctypes.c_uint64.from_buffer(params, offset).value = address

@@ -38,16 +38,18 @@ struct GemmParams {
     void* d;
     const float* c;         // FP32 output only: C [rows, ldc], may alias D
     const i32* group_info;  // contiguous: m_indices [M_total]; masked: masked_m [groups]; else null
+    float* workspace;       // split-K (dense): FP32 partials [num_splits][M][N], summed by SplitKReduce
     u32 shape_m;            // dense: M; contiguous: M_total; masked: M_max
     u32 shape_n;
     u32 shape_k;
     u32 num_groups;
     u32 ldd;  // elements
     u32 ldc;  // elements
+    u32 num_splits;  // dense: K is cut into this many ranges of whole K blocks, each a work unit
 };
 static_assert(__builtin_offsetof(GemmParams, sfb) == 384, "host mirrors this layout");
-static_assert(__builtin_offsetof(GemmParams, shape_m) == 416, "host mirrors this layout");
-static_assert(sizeof(GemmParams) == 448, "host mirrors this layout");
+static_assert(__builtin_offsetof(GemmParams, shape_m) == 424, "host mirrors this layout");
+static_assert(sizeof(GemmParams) == 512, "host mirrors this layout");
 
 template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN>
 struct Fp8Gemm {
@@ -113,7 +115,7 @@ struct Fp8Gemm {
         }
 
         const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
-        Scheduler scheduler(p.shape_m, p.shape_n, p.num_groups, p.group_info);
+        Scheduler scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
         const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty};
         if (thread >= kNumMathThreads) {
             warpgroup_reg_dealloc<kProducerRegisters>();
@@ -153,7 +155,7 @@ struct Fp8Gemm {
                               tile.m_block * kBlockM;
             const i32 b_row = (kType == GemmType::Dense ? 0u : tile.group * p.shape_n) + tile.n_block * kBlockN;
             const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
-            for (u32 k = 0; k < num_k_blocks; ++k, ++iteration) {
+            for (u32 k = tile.k_begin; k < tile.k_end; ++k, ++iteration) {
                 const u32 s = iteration % kNumStages;
                 mbarrier_wait(&smem.empty[s], ((iteration / kNumStages) & 1u) ^ 1u);
                 // The whole A tile arrives (its parts from every CTA of the cluster), plus this CTA's B and sfa.
@@ -201,10 +203,12 @@ struct Fp8Gemm {
 #pragma unroll
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
 
-            // Waits for K block k's stage and issues its four wgmmas (one commit group) into `prod`.
-            auto issue = [&](u32 k, float* prod) {
-                const u32 s = (iteration + k) % kNumStages;
-                mbarrier_wait(&smem.full[s], ((iteration + k) / kNumStages) & 1u);
+            // Block i of this tile's K range: its stage, counted over every block this CTA consumed.
+            const u32 num_blocks = tile.k_end - tile.k_begin;
+            // Waits for block i's stage and issues its four wgmmas (one commit group) into `prod`.
+            auto issue = [&](u32 i, float* prod) {
+                const u32 s = (iteration + i) % kNumStages;
+                mbarrier_wait(&smem.full[s], ((iteration + i) / kNumStages) & 1u);
                 const u64 desc_a = make_kmajor_sw128_desc(smem.a + s * kSmemA + warpgroup * kWgmmaM * kBlockK);
                 const u64 desc_b = make_kmajor_sw128_desc(smem.b + s * kSmemB);
                 fence_registers<kAccRegs>(prod);
@@ -218,16 +222,16 @@ struct Fp8Gemm {
             };
 
             // B's scales are loaded one K block ahead, so their L2 latency hides behind a block of MMAs.
-            float scale_b0 = load_global_nc_f32(sfb0);
-            float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1) : scale_b0;
-            // Folds K block k's finished products into acc and releases its stage to every producer that
+            float scale_b0 = load_global_nc_f32(sfb0 + tile.k_begin);
+            float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + tile.k_begin) : scale_b0;
+            // Folds block i's finished products into acc and releases its stage to every producer that
             // wrote into it.
-            auto promote = [&](u32 k, float* prod) {
-                const u32 k_ahead = min_of(k + 1, num_k_blocks - 1);
+            auto promote = [&](u32 i, float* prod) {
+                const u32 k_ahead = tile.k_begin + min_of(i + 1, num_blocks - 1);
                 const float next_b0 = load_global_nc_f32(sfb0 + k_ahead);
                 const float next_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k_ahead) : next_b0;
                 fence_registers<kAccRegs>(prod);
-                const u32 s = (iteration + k) % kNumStages;
+                const u32 s = (iteration + i) % kNumStages;
                 const float scale_a0 = smem.sfa[s * kBlockM + tile_row];
                 const float scale_a1 = smem.sfa[s * kBlockM + tile_row + 8];
                 // Lane r of each math warp releases the stage in CTA r of the cluster.
@@ -251,37 +255,37 @@ struct Fp8Gemm {
             };
 
             if constexpr (kOverlap) {
-                // Every path reaches the loop head with exactly block k in flight in prod0 and leaves the
+                // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
                 // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
                 // between the arms of a branch (C7518).
                 issue(0, prod0);
-                u32 k = 0;
-                for (; k + 2 < num_k_blocks; k += 2) {
-                    issue(k + 1, prod1);
+                u32 i = 0;
+                for (; i + 2 < num_blocks; i += 2) {
+                    issue(i + 1, prod1);
                     wgmma_wait<1>();
-                    promote(k, prod0);
-                    issue(k + 2, prod0);
+                    promote(i, prod0);
+                    issue(i + 2, prod0);
                     wgmma_wait<1>();
-                    promote(k + 1, prod1);
+                    promote(i + 1, prod1);
                 }
-                if (k + 1 < num_k_blocks) {
-                    issue(k + 1, prod1);
+                if (i + 1 < num_blocks) {
+                    issue(i + 1, prod1);
                     wgmma_wait<1>();
-                    promote(k, prod0);
+                    promote(i, prod0);
                     wgmma_wait<0>();
-                    promote(k + 1, prod1);
+                    promote(i + 1, prod1);
                 } else {
                     wgmma_wait<0>();
-                    promote(k, prod0);
+                    promote(i, prod0);
                 }
             } else {
-                for (u32 k = 0; k < num_k_blocks; ++k) {
-                    issue(k, prod0);
+                for (u32 i = 0; i < num_blocks; ++i) {
+                    issue(i, prod0);
                     wgmma_wait<0>();
-                    promote(k, prod0);
+                    promote(i, prod0);
                 }
             }
-            iteration += num_k_blocks;
+            iteration += num_blocks;
             store_tile(p, tile, tile_row, lane, acc);
         }
     }
@@ -301,6 +305,16 @@ struct Fp8Gemm {
             }
             if (!valid) continue;
             const u64 out_row = row_offset + row;
+            if (kType == GemmType::Dense && p.num_splits > 1) {
+                // One K range's partial sums, in FP32; SplitKReduce adds the ranges in a fixed order.
+                float* partial = p.workspace + (static_cast<u64>(tile.split) * p.shape_m + row) * p.shape_n;
+#pragma unroll
+                for (u32 j = 0; j < kBlockN / 8; ++j) {
+                    const u32 col = col_base + 8 * j;
+                    if (col < p.shape_n) store_global_f32x2(partial + col, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+                }
+                continue;
+            }
 #pragma unroll
             for (u32 j = 0; j < kBlockN / 8; ++j) {
                 const u32 col = col_base + 8 * j;

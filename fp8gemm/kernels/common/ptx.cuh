@@ -155,6 +155,16 @@ __device__ __forceinline__ void store_global_f32x2(void* ptr, float x, float y) 
     asm volatile("st.global.v2.f32 [%0], {%1, %2};" ::"l"(ptr), "f"(x), "f"(y) : "memory");
 }
 
+__device__ __forceinline__ void store_global_u32x2(void* ptr, u32 x, u32 y) {
+    asm volatile("st.global.v2.b32 [%0], {%1, %2};" ::"l"(ptr), "r"(x), "r"(y) : "memory");
+}
+
+__device__ __forceinline__ float4 load_global_f32x4(const float* ptr) {
+    float4 v;
+    asm volatile("ld.global.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(ptr));
+    return v;
+}
+
 __device__ __forceinline__ float load_global_nc_f32(const float* ptr) {
     float value;
     asm volatile("ld.global.nc.f32 %0, [%1];" : "=f"(value) : "l"(ptr));

@@ -18,6 +18,9 @@ struct Tile {
     u32 m_block;
     u32 n_block;
     u32 valid_rows;  // rows of this group (masked) or of the whole problem (dense, contiguous)
+    u32 split;       // dense split-K: which K range (0 otherwise)
+    u32 k_begin;     // the tile's K blocks: [k_begin, k_end)
+    u32 k_end;
     bool skip;       // contiguous layout: the tile's rows are padding or name no valid expert
 };
 
@@ -33,6 +36,9 @@ struct TileScheduler {
     u32 num_m_blocks;
     u32 num_n_clusters;  // groups of kClusterN n blocks: ceil(N / kBlockN / kClusterN)
     u32 cluster_rank;
+    u32 num_k_blocks;
+    u32 num_splits;       // dense split-K: work units are (tile, split), splits of one tile adjacent
+    u32 split_k_blocks;   // K blocks per split (the host makes every split non-empty)
     u32 num_groups;
     const i32* group_info;  // contiguous: m_indices; masked: masked_m
     u32 next_index;
@@ -42,10 +48,14 @@ struct TileScheduler {
     u32 group_first_tile = 0;
     u32 group_rows = 0;
 
-    __device__ TileScheduler(u32 shape_m_, u32 shape_n, u32 num_groups_, const i32* group_info_)
+    __device__ TileScheduler(u32 shape_m_, u32 shape_n, u32 num_k_blocks_, u32 num_splits_, u32 num_groups_,
+                             const i32* group_info_)
         : shape_m(shape_m_),
           num_n_clusters(ceil_div(ceil_div(shape_n, kBlockN), kClusterN)),
           cluster_rank(blockIdx.x % kClusterN),
+          num_k_blocks(num_k_blocks_),
+          num_splits(kType == GemmType::Dense ? num_splits_ : 1u),
+          split_k_blocks(ceil_div(num_k_blocks_, kType == GemmType::Dense ? num_splits_ : 1u)),
           num_groups(num_groups_),
           group_info(group_info_),
           next_index(blockIdx.x / kClusterN) {
@@ -75,9 +85,19 @@ struct TileScheduler {
     }
 
     __device__ bool next(Tile& tile) {
-        const u32 index = next_index;
+        u32 index = next_index;
         next_index += gridDim.x / kClusterN;
         tile.skip = false;
+        tile.split = 0;
+        tile.k_begin = 0;
+        tile.k_end = num_k_blocks;
+        if constexpr (kType == GemmType::Dense) {
+            // The splits of one tile run side by side, so they share its A and B panels in L2.
+            tile.split = index % num_splits;
+            index /= num_splits;
+            tile.k_begin = tile.split * split_k_blocks;
+            tile.k_end = min_of(tile.k_begin + split_k_blocks, num_k_blocks);
+        }
         if constexpr (kType == GemmType::GroupedMasked) {
             while (index >= group_first_tile + num_m_blocks * num_n_clusters) {
                 group_first_tile += num_m_blocks * num_n_clusters;
