@@ -4,13 +4,14 @@ Model (rates measured on the lent H100, see docs/performance.md). A persistent C
 of `num_sms`; a unit is one block_m x block_n output tile over a K range (all of K, or 1/split_k of it
 for dense split-K). The kernel takes waves x (time of one unit), and a unit takes the larger of
   - its tensor-core work, 2·block_m·block_n·K_unit / (FLOPS_PER_SM · wgmma_efficiency(block_n)), and
-  - its operand traffic into the SM, (block_m + block_n)·K_unit / L2_BYTES_PER_SM,
+  - its operand traffic out of L2, (block_m + block_n)·K_unit / L2_BYTES_PER_SM,
 with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds its reduction: REDUCE_FIXED_S
 plus the partials' traffic. Ties go to no split, then the larger tile.
 
-2-CTA clusters that multicast the A tile (GemmConfig.cluster_n = 2) halve A's traffic into the SMs, but
-measured within +-5% of the single-CTA kernel on every large shape tried: the traffic term above is not the
-L2 bandwidth's to save. The model does not choose them; forced_config reaches them.
+2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads, but the kernel is not L2-bound
+while the promotion costs what it does: measured 2026-11-23, block 128x128 with a cluster ran 1-2.4% faster
+for M >= 1024 and K >= 4096 and -2%..+0% elsewhere (and 15-22% faster with the promotion math removed, an
+experiment). So a cluster is chosen as measured: for those problems, on the block_m = 128 choice.
 
 Worked example (132 SMs): M=64, N=2112, K=7168. With no split, block_n=16 gives 132 tiles in one wave, each
 moving (64 + 16)·7168 B; block_n=128 with K cut in 7 gives 119 units in one wave moving (64 + 128)·1024 B
@@ -49,8 +50,10 @@ WGMMA_N_STEP = 64
 # so the fixed cost is set where the model splits only for a large modelled gain.
 SPLIT_K_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8)
 REDUCE_FIXED_S = 10e-6
-# Cluster variants compiled (and tested) for forced_config: the large-M ones, where A sharing could matter.
+# Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
+MULTICAST_MIN_M = 1024
+MULTICAST_MIN_K = 4096
 
 
 def wgmma_efficiency(block_n: int) -> float:
@@ -104,6 +107,15 @@ def choose_launch(
                 key = (round(cost, 12), split_k, -block_m * block_n, -block_n)
                 if best_key is None or key < best_key:
                     best_key, best = key, (config, split_k)
+    config, split_k = best
+    if (
+        config.block_m in MULTICAST_BLOCK_M
+        and split_k == 1
+        and m >= MULTICAST_MIN_M
+        and k >= MULTICAST_MIN_K
+        and num_sms >= 2
+    ):
+        best = (GemmConfig(gemm_type, config.block_m, config.block_n, config.num_stages, output_f32, 2), 1)
     return best
 
 
@@ -154,8 +166,8 @@ def select_launch(
 
 
 def all_configs() -> list[GemmConfig]:
-    """Every config an op can launch: choose_config's candidates and the cluster variants forced_config
-    reaches (the CPU compile test builds each of them, the GPU test runs each)."""
+    """Every config choose_config can return (the CPU compile test builds each of them, the GPU test runs
+    each)."""
     out = []
     for gemm_type in GemmType:
         for output_f32 in (False, True):
