@@ -205,13 +205,10 @@ struct Fp8Gemm {
 
             // Block i of this tile's K range: its stage, counted over every block this CTA consumed.
             const u32 num_blocks = tile.k_end - tile.k_begin;
-            // Waits for block i's stage and issues its four wgmmas (one commit group) into `prod`. A's scales
-            // for the block are read here, so the promotion finds them in registers (no LDS latency after
-            // the wgmma wait).
-            auto issue = [&](u32 i, float* prod, float2& scale_a) {
+            // Waits for block i's stage and issues its four wgmmas (one commit group) into `prod`.
+            auto issue = [&](u32 i, float* prod) {
                 const u32 s = (iteration + i) % kNumStages;
                 mbarrier_wait(&smem.full[s], ((iteration + i) / kNumStages) & 1u);
-                scale_a = make_float2(smem.sfa[s * kBlockM + tile_row], smem.sfa[s * kBlockM + tile_row + 8]);
                 const u64 desc_a = make_kmajor_sw128_desc(smem.a + s * kSmemA + warpgroup * kWgmmaM * kBlockK);
                 const u64 desc_b = make_kmajor_sw128_desc(smem.b + s * kSmemB);
                 fence_registers<kAccRegs>(prod);
@@ -227,9 +224,15 @@ struct Fp8Gemm {
             // B's scales are loaded one K block ahead, so their L2 latency hides behind a block of MMAs.
             float scale_b0 = load_global_nc_f32(sfb0 + tile.k_begin);
             float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + tile.k_begin) : scale_b0;
+            // A's scales of block i, read before the wgmma wait that precedes its promotion (the wait's memory
+            // clobber keeps the load above it), so their smem latency overlaps the MMAs.
+            auto scale_a = [&](u32 i) {
+                const float* sfa = smem.sfa + (iteration + i) % kNumStages * kBlockM + tile_row;
+                return make_float2(sfa[0], sfa[8]);
+            };
             // Folds block i's finished products into acc and releases its stage to every producer that
             // wrote into it.
-            auto promote = [&](u32 i, float* prod, const float2& scale_a) {
+            auto promote = [&](u32 i, float* prod, const float2 sa) {
                 const u32 k_ahead = tile.k_begin + min_of(i + 1, num_blocks - 1);
                 const float next_b0 = load_global_nc_f32(sfb0 + k_ahead);
                 const float next_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k_ahead) : next_b0;
@@ -244,8 +247,8 @@ struct Fp8Gemm {
 #pragma unroll
                 for (u32 j = 0; j < kBlockN / 8; ++j) {
                     const float scale_b = (kMayStraddle && j * 8 >= second_scale_col) ? scale_b1 : scale_b0;
-                    const float s0 = scale_a.x * scale_b;
-                    const float s1 = scale_a.y * scale_b;
+                    const float s0 = sa.x * scale_b;
+                    const float s1 = sa.y * scale_b;
                     acc[4 * j + 0] += s0 * prod[4 * j + 0];
                     acc[4 * j + 1] += s0 * prod[4 * j + 1];
                     acc[4 * j + 2] += s1 * prod[4 * j + 2];
@@ -255,36 +258,41 @@ struct Fp8Gemm {
                 scale_b1 = next_b1;
             };
 
-            float2 scale_a0, scale_a1;  // A's scales of the blocks in prod0 and prod1
             if constexpr (kOverlap) {
                 // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
                 // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
                 // between the arms of a branch (C7518).
-                issue(0, prod0, scale_a0);
+                issue(0, prod0);
                 u32 i = 0;
                 for (; i + 2 < num_blocks; i += 2) {
-                    issue(i + 1, prod1, scale_a1);
+                    issue(i + 1, prod1);
+                    float2 sa = scale_a(i);
                     wgmma_wait<1>();
-                    promote(i, prod0, scale_a0);
-                    issue(i + 2, prod0, scale_a0);
+                    promote(i, prod0, sa);
+                    issue(i + 2, prod0);
+                    sa = scale_a(i + 1);
                     wgmma_wait<1>();
-                    promote(i + 1, prod1, scale_a1);
+                    promote(i + 1, prod1, sa);
                 }
                 if (i + 1 < num_blocks) {
-                    issue(i + 1, prod1, scale_a1);
+                    issue(i + 1, prod1);
+                    float2 sa = scale_a(i);
                     wgmma_wait<1>();
-                    promote(i, prod0, scale_a0);
+                    promote(i, prod0, sa);
+                    sa = scale_a(i + 1);
                     wgmma_wait<0>();
-                    promote(i + 1, prod1, scale_a1);
+                    promote(i + 1, prod1, sa);
                 } else {
+                    const float2 sa = scale_a(i);
                     wgmma_wait<0>();
-                    promote(i, prod0, scale_a0);
+                    promote(i, prod0, sa);
                 }
             } else {
                 for (u32 i = 0; i < num_blocks; ++i) {
-                    issue(i, prod0, scale_a0);
+                    issue(i, prod0);
+                    const float2 sa = scale_a(i);
                     wgmma_wait<0>();
-                    promote(i, prod0, scale_a0);
+                    promote(i, prod0, sa);
                 }
             }
             iteration += num_blocks;
