@@ -44,16 +44,23 @@ def stage_bytes(block_m: int, block_n: int) -> int:
     return (block_m + block_n) * BLOCK_K + block_m * 4
 
 
-def smem_bytes(block_m: int, block_n: int, num_stages: int) -> int:
+def staging_bytes(block_m: int, block_n: int, output_f32: bool) -> int:
+    """BF16 epilogue staging: each math warpgroup's 64 rows, padded by 16 bytes a row (no bank conflicts).
+    FP32 output (D = C + A·Bᵀ) stores straight from registers and needs none."""
+    return 0 if output_f32 else block_m * (2 * block_n + 16)
+
+
+def smem_bytes(block_m: int, block_n: int, num_stages: int, output_f32: bool = False) -> int:
     """Dynamic shared memory the kernel asks for (mirrors Fp8Gemm::kSmemBytes, checked at compile time)."""
     barriers = 2 * num_stages * 8
-    return SMEM_ALIGN_SLACK + num_stages * stage_bytes(block_m, block_n) + barriers
+    staging = staging_bytes(block_m, block_n, output_f32)
+    return SMEM_ALIGN_SLACK + num_stages * stage_bytes(block_m, block_n) + staging + barriers
 
 
-def max_stages(block_m: int, block_n: int) -> int:
+def max_stages(block_m: int, block_n: int, output_f32: bool = False) -> int:
     """Deepest ring that fits in shared memory, capped at MAX_STAGES."""
-    fits = (SM90_SMEM_CAPACITY - SMEM_ALIGN_SLACK) // (stage_bytes(block_m, block_n) + 16)
-    return min(MAX_STAGES, fits)
+    free = SM90_SMEM_CAPACITY - SMEM_ALIGN_SLACK - staging_bytes(block_m, block_n, output_f32)
+    return min(MAX_STAGES, free // (stage_bytes(block_m, block_n) + 16))
 
 
 def b_scale_blocks_per_tile_ok(block_n: int) -> bool:
@@ -86,7 +93,7 @@ class GemmConfig:
 
     @property
     def smem_bytes(self) -> int:
-        return smem_bytes(self.block_m, self.block_n, self.num_stages)
+        return smem_bytes(self.block_m, self.block_n, self.num_stages, self.output_f32)
 
     def num_tiles(self, rows: int, n: int) -> int:
         """CTA tiles over `rows` x `n`: n blocks padded to whole clusters (a cluster's extra CTA computes a

@@ -8,10 +8,11 @@ for dense split-K). The kernel takes waves x (time of one unit), and a unit take
 with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds its reduction: REDUCE_FIXED_S
 plus the partials' traffic. Ties go to no split, then the larger tile.
 
-2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads, but the kernel is not L2-bound
-while the promotion costs what it does: measured 2026-11-23, block 128x128 with a cluster ran 1-2.4% faster
-for M >= 1024 and K >= 4096 and -2%..+0% elsewhere (and 15-22% faster with the promotion math removed, an
-experiment). So a cluster is chosen as measured: for those problems, on the block_m = 128 choice.
+2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads. Measured 2026-11-23 with the
+staged epilogue, block 128x128 with a cluster ran 2-7% faster on every M = 4096 shape (K from 512 to 16384)
+and 0-2% slower at M = 128; with the promotion math removed (an experiment) 15-22% faster. The traffic term
+does not capture that gain, so it is applied as measured: a cluster on the block_m = 128 choice for
+M >= MULTICAST_MIN_M.
 
 Worked example (132 SMs): M=64, N=2112, K=7168. With no split, block_n=16 gives 132 tiles in one wave, each
 moving (64 + 16)·7168 B; block_n=128 with K cut in 7 gives 119 units in one wave moving (64 + 128)·1024 B
@@ -53,7 +54,6 @@ REDUCE_FIXED_S = 10e-6
 # Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
-MULTICAST_MIN_K = 4096
 
 
 def wgmma_efficiency(block_n: int) -> float:
@@ -96,7 +96,7 @@ def choose_launch(
         for block_n in BLOCK_N_CHOICES:
             if not b_scale_blocks_per_tile_ok(block_n):
                 continue
-            config = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), output_f32)
+            config = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n, output_f32), output_f32)
             tiles = config.num_tiles(m, n) * (num_groups if gemm_type == GemmType.GROUPED_MASKED else 1)
             splits = SPLIT_K_CHOICES if gemm_type == GemmType.DENSE else (1,)
             for split_k in sorted({effective_splits(k, s) for s in splits}):
@@ -112,7 +112,6 @@ def choose_launch(
         config.block_m in MULTICAST_BLOCK_M
         and split_k == 1
         and m >= MULTICAST_MIN_M
-        and k >= MULTICAST_MIN_K
         and num_sms >= 2
     ):
         best = (GemmConfig(gemm_type, config.block_m, config.block_n, config.num_stages, output_f32, 2), 1)
@@ -177,7 +176,7 @@ def all_configs() -> list[GemmConfig]:
                 for block_n in BLOCK_N_CHOICES:
                     if not b_scale_blocks_per_tile_ok(block_n):
                         continue
-                    stages = max_stages(block_m, block_n)
+                    stages = max_stages(block_m, block_n, output_f32)
                     out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32))
                     if block_m in MULTICAST_BLOCK_M:
                         out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, cluster_n=2))

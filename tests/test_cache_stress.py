@@ -12,7 +12,7 @@ import pytest
 from fp8gemm.config import GemmConfig, GemmType
 from fp8gemm.jit.compiler import nvrtc_available
 
-SHARED = GemmConfig(GemmType.DENSE, 128, 128, 6)
+SHARED = GemmConfig(GemmType.DENSE, 128, 128, 5)
 DISTINCT = [GemmConfig(GemmType.DENSE, 64, n, 8) for n in (16, 32, 48, 64, 80, 96, 112, 128)]
 NUM_PROCESSES = 8
 

@@ -2,7 +2,7 @@
 
 Everything a call needs beyond the GEMM itself (scale layout conversion, per-group slicing, reading masked_m
 back to the host for cuBLAS) is done here once, so the timed callables contain only what a user would run
-per layer.
+per layer. A quant case's timed call is the cast itself, output allocation included, as a user calls it.
 """
 
 from __future__ import annotations
@@ -13,17 +13,27 @@ from dataclasses import dataclass
 import torch
 
 import fp8gemm
-from fp8gemm.testing import Problem, dense_inputs, grouped_contiguous_inputs, grouped_masked_inputs
+from fp8gemm.api.quant import reference_per_block_cast, reference_per_token_cast
+from fp8gemm.testing import (
+    Problem,
+    dense_inputs,
+    grouped_contiguous_inputs,
+    grouped_masked_inputs,
+    random_activations,
+    random_weights,
+)
 
 from .cublas import blockwise_scales, scaled_mm_bf16
 from .suites import (
     ContiguousShape,
     DenseShape,
     MaskedShape,
+    QuantShape,
     Shape,
     Workload,
     contiguous_segment_starts,
     masked_row_counts,
+    quant_workload,
     shape_workload,
 )
 
@@ -124,4 +134,29 @@ def _masked_case(shape: MaskedShape) -> Case:
         ),
         run_cublas=lambda: [group.run() for group in groups],
         fp8gemm_rows=lambda: torch.cat([problem.d[g, :rows] for g, rows in enumerate(counts)]),
+    )
+
+
+@dataclass
+class QuantCase:
+    workload: Workload
+    run: Callable[[], tuple[torch.Tensor, torch.Tensor]]
+    # The torch implementation on the same input and GPU (row-major scales): what `run` must equal bitwise.
+    reference: Callable[[], tuple[torch.Tensor, torch.Tensor]]
+
+
+def build_quant_case(shape: QuantShape) -> QuantCase:
+    if shape.op == "per_block":
+        w = random_weights(shape.m, shape.k)
+        return QuantCase(
+            workload=quant_workload(shape),
+            run=lambda: fp8gemm.per_block_cast_to_fp8(w),
+            reference=lambda: reference_per_block_cast(w),
+        )
+    x = random_activations(shape.m, shape.k)
+    layout = "gemm" if shape.op == "per_token_gemm" else "row"
+    return QuantCase(
+        workload=quant_workload(shape),
+        run=lambda: fp8gemm.per_token_cast_to_fp8(x, out_layout=layout),
+        reference=lambda: reference_per_token_cast(x),
     )

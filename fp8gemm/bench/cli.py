@@ -16,6 +16,7 @@ from .report import (
     Row,
     default_json_path,
     format_geomeans,
+    format_quant_table,
     format_table,
     speedup_geomeans,
     write_json,
@@ -123,8 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     failed = [row for row in rows if row.error]
     print(_jit_line(jit))
     print(f"launch us: host time per warm fp8gemm call ({LAUNCH_CALLS} calls queued behind a busy GPU)\n")
-    print(format_table(rows))
-    print(format_geomeans(speedup_geomeans(rows)))
+    gemm_rows = [row for row in rows if row.suite != "quant"]
+    quant_rows = [row for row in rows if row.suite == "quant"]
+    if gemm_rows or not quant_rows:
+        print(format_table(gemm_rows))
+        print(format_geomeans(speedup_geomeans(gemm_rows)))
+    if quant_rows:
+        print(format_quant_table(quant_rows))
     if failed:
         print(f"{len(failed)} of {len(rows)} shapes FAILED")
     return 1 if failed or not saved or (jit is not None and jit.error) else 0

@@ -33,6 +33,15 @@ class Row:
     diff: float | None = None
     cublas_error: str | None = None  # why the baseline is n/a (not a failure of the run)
     error: str | None = None  # fp8gemm failed on this shape: the run exits non-zero
+    copy_gbps: float | None = None  # quant rows: HBM copy bandwidth measured in the same run
+
+    @property
+    def copy_fraction(self) -> float | None:
+        """Achieved GB/s over the HBM copy's: how close a memory-bound kernel gets to the ceiling."""
+        gbps = self.gbps(self.fp8gemm_us)
+        if gbps is None or not self.copy_gbps:
+            return None
+        return gbps / self.copy_gbps
 
     @property
     def speedup(self) -> float | None:
@@ -61,6 +70,7 @@ class Row:
             "fp8gemm_gbps": self.gbps(self.fp8gemm_us),
             "cublas_tflops": self.tflops(self.cublas_us),
             "cublas_gbps": self.gbps(self.cublas_us),
+            "copy_fraction": self.copy_fraction,
             "diff_ok": self.diff_ok,
         }
         return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
@@ -117,9 +127,13 @@ def table_cells(row: Row) -> tuple[str, ...]:
 
 def format_table(rows: Sequence[Row]) -> str:
     """Aligned plain-text table: shape left-aligned, numbers right-aligned, notes last."""
-    cells = [TABLE_HEADER, *(table_cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_HEADER))]
-    last = len(TABLE_HEADER) - 1
+    return _aligned(TABLE_HEADER, [table_cells(row) for row in rows])
+
+
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    cells = [header, *rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    last = len(header) - 1
 
     def line(values: Sequence[str]) -> str:
         parts = [
@@ -128,8 +142,31 @@ def format_table(rows: Sequence[Row]) -> str:
         ]
         return "  ".join(parts).rstrip()
 
-    rule = "-" * len(line(TABLE_HEADER))
-    return "\n".join([line(TABLE_HEADER), rule, *(line(c) for c in cells[1:])])
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule, *(line(c) for c in rows)])
+
+
+QUANT_TABLE_HEADER = ("shape", "us", "GB/s", "% of copy", "launch us", "note")
+
+
+def format_quant_table(rows: Sequence[Row]) -> str:
+    """The casts' table: time, bandwidth and its share of the HBM copy bandwidth (named in the first line)."""
+    copies = {row.copy_gbps for row in rows if row.copy_gbps}
+    copy = f"{copies.pop():.0f} GB/s" if len(copies) == 1 else "n/a"
+    cells = [
+        (
+            row.shape,
+            _fmt(row.fp8gemm_us, ".1f"),
+            _fmt(row.gbps(row.fp8gemm_us), ".0f"),
+            "n/a" if row.copy_fraction is None else f"{row.copy_fraction:.0%}",
+            _fmt(row.launch_us, ".1f"),
+            (f"ERROR {row.error}" if row.error else "")[:NOTE_WIDTH],
+        )
+        for row in rows
+    ]
+    return f"FP8 casts; HBM copy bandwidth (read + write) in this run: {copy}\n" + _aligned(
+        QUANT_TABLE_HEADER, cells
+    )
 
 
 def format_geomeans(geomeans: dict[str, float]) -> str:

@@ -9,10 +9,10 @@ import torch
 
 from fp8gemm.testing import calc_diff
 
-from .cases import Case, build_case
+from .cases import Case, build_case, build_quant_case
 from .report import Row
-from .suites import Shape
-from .timing import host_us_per_call, kernel_median_ms
+from .suites import QuantShape, Shape
+from .timing import copy_bandwidth_gbps, host_us_per_call, kernel_median_ms
 
 
 def _error_text(exc: BaseException) -> str:
@@ -53,17 +53,58 @@ def measure_shape(shape: Shape) -> Row:
     return row
 
 
+def _quant_mismatches(ours: tuple[torch.Tensor, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor]) -> int:
+    """Values (e4m3 bytes and scales) that differ from the reference's bits; inputs hold no NaN."""
+    (q, s), (q_ref, s_ref) = ours, ref
+    return int((q.view(torch.uint8) != q_ref.view(torch.uint8)).sum()) + int((s != s_ref).sum())
+
+
+def measure_quant_shape(shape: QuantShape, copy_gbps: float | None) -> Row:
+    """Times one cast; a result that is not bitwise the torch reference's is an error of the row."""
+    row = Row(suite=shape.suite, category=shape.category, shape=shape.label, flops=0.0, bytes=0.0)
+    row.copy_gbps = copy_gbps
+    case = None
+    try:
+        case = build_quant_case(shape)
+        row.bytes = case.workload.bytes
+        mismatches = _quant_mismatches(case.run(), case.reference())  # the first run compiles (JIT)
+        if mismatches:
+            raise RuntimeError(f"{mismatches} values differ from the torch reference")
+        row.fp8gemm_us = kernel_median_ms(case.run) * 1e3
+        row.launch_us = host_us_per_call(case.run)
+    except Exception as exc:  # as in measure_shape: the row reports it, the run goes on
+        row.error = _error_text(exc)
+    finally:
+        del case
+        gc.collect()
+        torch.cuda.empty_cache()
+    return row
+
+
+def _copy_gbps() -> float | None:
+    try:
+        return copy_bandwidth_gbps()
+    except RuntimeError as exc:  # e.g. out of memory: the casts are still timed, without the ratio
+        print(f"HBM copy bandwidth not measured: {_error_text(exc)}", flush=True)
+        return None
+
+
 def progress_line(row: Row) -> str:
     if row.error:
         return f"{row.shape}: ERROR {row.error}"
+    if row.suite == "quant":
+        share = "" if row.copy_fraction is None else f", {row.copy_fraction:.0%} of copy"
+        return f"{row.shape}: {row.fp8gemm_us:.1f} us, {row.gbps(row.fp8gemm_us):.0f} GB/s{share}"
     speedup = "n/a" if row.speedup is None else f"{row.speedup:.2f}x"
     return f"{row.shape}: fp8gemm {row.fp8gemm_us:.1f} us, speed-up {speedup}"
 
 
 def measure_all(shapes: Sequence[Shape]) -> list[Row]:
     rows = []
+    # Measured once, before the casts it is compared with, under the same timer.
+    copy_gbps = _copy_gbps() if any(isinstance(shape, QuantShape) for shape in shapes) else None
     for index, shape in enumerate(shapes, 1):
-        row = measure_shape(shape)
+        row = measure_quant_shape(shape, copy_gbps) if isinstance(shape, QuantShape) else measure_shape(shape)
         print(f"[{index}/{len(shapes)}] {progress_line(row)}", flush=True)
         rows.append(row)
     return rows

@@ -2,7 +2,9 @@
 
 Shapes are DeepSeek-V3's projections (dense) and its MoE expert layers (grouped). FLOPs and bytes count what
 a GEMM must do at least: every valid row of A, every weight matrix and every scale read once, every valid row
-of D written once; they turn times into TFLOPS and GB/s that compare across kernels.
+of D written once; they turn times into TFLOPS and GB/s that compare across kernels. The quant suite times
+the FP8 casts of BF16 activations and weights; their bytes (input read, e4m3 and scales written) are set
+against the HBM copy bandwidth measured in the same run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch
 from ..config import BLOCK_K, SCALE_BLOCK
 from ..utils import ceil_div
 
-SUITES = ("dense", "grouped", "all")
+SUITES = ("dense", "grouped", "quant", "all")
 SHAPE_SETS = ("full", "small")
 
 DEEPSEEK_DENSE_NK = ((2112, 7168), (24576, 1536), (32768, 512), (7168, 16384), (4096, 7168), (7168, 2048))
@@ -105,7 +107,31 @@ class MaskedShape:
         return f"masked G={self.num_groups} M~{self.expected_m}/g N={self.n} K={self.k}"
 
 
-Shape = DenseShape | ContiguousShape | MaskedShape
+QUANT_OPS = ("per_token", "per_token_gemm", "per_block")
+QUANT_MK = ((4096, 7168), (16384, 7168))
+
+
+@dataclass(frozen=True)
+class QuantShape:
+    """One cast of a BF16 [m, k] tensor. op: per_token (row-major scales), per_token_gemm (scales written in
+    the GEMM's MN-major layout) or per_block (128x128 blocks)."""
+
+    op: str
+    m: int
+    k: int
+
+    suite = "quant"
+
+    @property
+    def label(self) -> str:
+        return f"{self.op} [{self.m}, {self.k}] bf16"
+
+    @property
+    def category(self) -> str:
+        return f"quant {self.op}"
+
+
+Shape = DenseShape | ContiguousShape | MaskedShape | QuantShape
 
 GROUPED_CONTIGUOUS = (
     ContiguousShape(4, 8192, 4096, 7168),
@@ -138,8 +164,13 @@ def grouped_shapes(shape_set: str = "full") -> list[ContiguousShape | MaskedShap
     return [*GROUPED_CONTIGUOUS, *GROUPED_MASKED]
 
 
+def quant_shapes(shape_set: str = "full") -> list[QuantShape]:
+    mk = QUANT_MK[:1] if shape_set == "small" else QUANT_MK
+    return [QuantShape(op, m, k) for m, k in mk for op in QUANT_OPS]
+
+
 def suite_shapes(suite: str, shape_set: str = "full") -> list[Shape]:
-    """Every shape `suite` ("dense", "grouped" or "all") times, in run order."""
+    """Every shape `suite` ("dense", "grouped", "quant" or "all") times, in run order."""
     if suite not in SUITES:
         raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
     if shape_set not in SHAPE_SETS:
@@ -149,6 +180,8 @@ def suite_shapes(suite: str, shape_set: str = "full") -> list[Shape]:
         shapes += dense_shapes(shape_set)
     if suite in ("grouped", "all"):
         shapes += grouped_shapes(shape_set)
+    if suite in ("quant", "all"):
+        shapes += quant_shapes(shape_set)
     return shapes
 
 
@@ -179,8 +212,21 @@ def contiguous_segment_starts(sizes: list[int], alignment: int) -> list[int]:
     return starts
 
 
+def quant_workload(shape: QuantShape) -> Workload:
+    """Bytes of one cast: the BF16 input read, the e4m3 output and the FP32 scales written (no FLOPs counted;
+    the GEMM layout's padding rows are not written, so they are not counted)."""
+    m, k = shape.m, shape.k
+    if shape.op == "per_block":
+        scales = ceil_div(m, SCALE_BLOCK) * ceil_div(k, BLOCK_K)
+    else:
+        scales = m * ceil_div(k, BLOCK_K)
+    return Workload(flops=0.0, bytes=float(m * k * (BF16_BYTES + FP8_BYTES) + scales * FP32_BYTES))
+
+
 def shape_workload(shape: Shape, masked_counts: list[int] | None = None) -> Workload:
     """The work of one call on `shape`; masked shapes need their drawn row counts."""
+    if isinstance(shape, QuantShape):
+        return quant_workload(shape)
     if isinstance(shape, DenseShape):
         return gemm_workload(shape.m, shape.n, shape.k)
     if isinstance(shape, ContiguousShape):

@@ -26,6 +26,8 @@ LAUNCH_CALLS = 200
 # launches take to enqueue, so the GPU is busy throughout and every launch returns without waiting.
 BUSY_CYCLES = 200_000_000
 JIT_TIMEOUT_S = 600
+# Large enough that launch and L2 effects vanish: the copy runs at HBM's sustained read + write rate.
+COPY_BYTES = 1 << 30
 
 
 def timing_method() -> str:
@@ -60,6 +62,15 @@ def _event_median_ms(fn: Callable[[], object]) -> float:
         end.record()
     torch.cuda.synchronize()
     return statistics.median(start.elapsed_time(end) for start, end in zip(starts, ends, strict=True))
+
+
+def copy_bandwidth_gbps(nbytes: int = COPY_BYTES) -> float:
+    """HBM copy bandwidth in GB/s (bytes read + bytes written): torch's copy_ of `nbytes` on this GPU, timed
+    like every kernel here, the ceiling a memory-bound kernel is measured against."""
+    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    ms = kernel_median_ms(lambda: dst.copy_(src))
+    return 2 * nbytes / ms / 1e6
 
 
 def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS) -> float:

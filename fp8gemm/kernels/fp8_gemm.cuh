@@ -63,7 +63,12 @@ struct Fp8Gemm {
     static constexpr u32 kSmemSfa = kBlockM * sizeof(float);
     static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
     // The 1024 bytes of slack let the kernel align its base to the 128-byte swizzle atom itself.
-    static constexpr u32 kSmemBytes = 1024 + kNumStages * kStageTxBytes + 2 * kNumStages * sizeof(u64);
+    // BF16 epilogue staging, per math warpgroup 64 rows padded by 16 bytes: the 8 rows a warp's fragment
+    // writes at once then start 4 banks apart (conflict-free), and rows stay 16-byte aligned.
+    static constexpr u32 kStagingRowBytes = 2 * kBlockN + 16;
+    static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kWgmmaM * kStagingRowBytes;
+    static constexpr u32 kSmemBytes =
+        1024 + kNumStages * kStageTxBytes + kSmemStaging + 2 * kNumStages * sizeof(u64);
 
     // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
     static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
@@ -87,7 +92,9 @@ struct Fp8Gemm {
         u8* smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
         u8* smem_a = smem;
         u8* smem_b = smem_a + kNumStages * kSmemA;
-        float* smem_sfa = reinterpret_cast<float*>(smem_b + kNumStages * kSmemB);
+        // The staging size is a multiple of 128 bytes (64 rows of 16-byte multiples): sfa stays TMA-aligned.
+        u8* smem_staging = smem_b + kNumStages * kSmemB;
+        float* smem_sfa = reinterpret_cast<float*>(smem_staging + kSmemStaging);
         u64* full = reinterpret_cast<u64*>(smem_sfa + kNumStages * kBlockM);
         u64* empty = full + kNumStages;
 
@@ -116,7 +123,7 @@ struct Fp8Gemm {
 
         const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
         Scheduler scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
-        const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty};
+        const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty, smem_staging};
         if (thread >= kNumMathThreads) {
             warpgroup_reg_dealloc<kProducerRegisters>();
             if (thread == kNumMathThreads) produce(p, scheduler, smem_parts, num_k_blocks);
@@ -139,6 +146,7 @@ struct Fp8Gemm {
         float* sfa;
         u64* full;
         u64* empty;
+        u8* staging;
     };
 
     // One thread: fills stage after stage with K blocks of the tiles this CTA computes, in the same order
@@ -296,12 +304,66 @@ struct Fp8Gemm {
                 }
             }
             iteration += num_blocks;
-            store_tile(p, tile, tile_row, lane, acc);
+            if (kOutputF32 || (kType == GemmType::Dense && p.num_splits > 1)) {
+                store_tile(p, tile, tile_row, lane, acc);
+            } else {
+                store_tile_staged(p, tile, smem.staging + warpgroup * kWgmmaM * kStagingRowBytes, warpgroup,
+                                  thread % kWarpgroupThreads, acc);
+            }
         }
     }
 
-    // Writes this thread's two rows straight from registers; rows past the valid count, padding rows of
-    // the contiguous layout and columns past N are left untouched.
+    // BF16 output through shared memory: the warpgroup writes its 64 x BLOCK_N fragment into its staging
+    // rows, then copies them out in whole 16-byte pieces (8 columns), each row's pieces side by side in one
+    // warp: full 32-byte sectors and a quarter of the store instructions of storing from the fragment.
+    // Rows past the valid count, padding rows of the contiguous layout and columns past N are untouched.
+    __device__ static void store_tile_staged(const GemmParams& p, const Tile& tile, u8* staging, u32 warpgroup,
+                                             u32 wg_thread, const float* acc) {
+        const u32 lane = wg_thread % 32;
+        const u32 frag_row = wg_thread / 32 * 16 + lane / 4;
+        const u32 barrier = 1 + warpgroup;  // 0 is __syncthreads'
+        // The previous tile's copy-out has read every staging row before anyone overwrites it.
+        named_barrier_sync(barrier, kWarpgroupThreads);
+#pragma unroll
+        for (u32 j = 0; j < kBlockN / 8; ++j) {
+            const u32 byte_col = (8 * j + 2 * (lane % 4)) * 2;
+            store_shared_u32(staging + frag_row * kStagingRowBytes + byte_col, pack_bf16x2(acc[4 * j], acc[4 * j + 1]));
+            store_shared_u32(staging + (frag_row + 8) * kStagingRowBytes + byte_col,
+                             pack_bf16x2(acc[4 * j + 2], acc[4 * j + 3]));
+        }
+        named_barrier_sync(barrier, kWarpgroupThreads);
+
+        constexpr u32 kPiecesPerRow = kBlockN / 8;
+        constexpr u32 kPieces = kWgmmaM * kPiecesPerRow;
+        const u32 first_row = tile.m_block * kBlockM + warpgroup * kWgmmaM;
+        const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
+        u16* d = static_cast<u16*>(p.d);
+        // 16-byte stores need 16-byte aligned rows; D's rows are only required to be 8-byte aligned.
+        const bool aligned16 = ((reinterpret_cast<u64>(d) | (static_cast<u64>(p.ldd) * 2)) & 15u) == 0;
+#pragma unroll 4
+        for (u32 piece = wg_thread; piece < kPieces; piece += kWarpgroupThreads) {
+            const u32 r = piece / kPiecesPerRow;
+            const u32 col = tile.n_block * kBlockN + piece % kPiecesPerRow * 8;
+            const u32 row = first_row + r;
+            bool valid = row < tile.valid_rows && col < p.shape_n;
+            if constexpr (kType == GemmType::GroupedContiguous) {
+                valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
+            }
+            if (!valid) continue;
+            const uint4 v = load_shared_u32x4(staging + r * kStagingRowBytes + piece % kPiecesPerRow * 16);
+            u16* out = d + (row_offset + row) * p.ldd + col;
+            if (aligned16) {
+                store_global_u32x4(out, v);
+            } else {
+                store_global_u32x2(out, v.x, v.y);
+                store_global_u32x2(out + 4, v.z, v.w);
+            }
+        }
+    }
+
+    // FP32 output (D = C + A·Bᵀ) and split-K partials: stores this thread's two rows straight from
+    // registers; rows past the valid count, padding rows of the contiguous layout and columns past N are
+    // left untouched.
     __device__ static void store_tile(const GemmParams& p, const Tile& tile, u32 tile_row, u32 lane,
                                       const float* acc) {
         const u32 col_base = tile.n_block * kBlockN + 2 * (lane % 4);

@@ -155,6 +155,24 @@ __device__ __forceinline__ void store_global_f32x2(void* ptr, float x, float y) 
     asm volatile("st.global.v2.f32 [%0], {%1, %2};" ::"l"(ptr), "f"(x), "f"(y) : "memory");
 }
 
+__device__ __forceinline__ void store_shared_u32(void* ptr, u32 value) {
+    asm volatile("st.shared.b32 [%0], %1;" ::"r"(smem_u32(ptr)), "r"(value) : "memory");
+}
+
+__device__ __forceinline__ uint4 load_shared_u32x4(const void* ptr) {
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(smem_u32(ptr))
+                 : "memory");
+    return v;
+}
+
+__device__ __forceinline__ void store_global_u32x4(void* ptr, uint4 v) {
+    asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(ptr), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w)
+                 : "memory");
+}
+
 __device__ __forceinline__ void store_global_u32x2(void* ptr, u32 x, u32 y) {
     asm volatile("st.global.v2.b32 [%0], {%1, %2};" ::"l"(ptr), "r"(x), "r"(y) : "memory");
 }
