@@ -4,7 +4,8 @@ DeepGEMM-compatible entry points:
     fp8_gemm_nt(a, b, d, c=None)                                  dense D = A·Bᵀ (or C + A·Bᵀ in FP32)
     m_grouped_fp8_gemm_nt_contiguous(a, b, d, m_indices)          MoE, experts back to back along M
     m_grouped_fp8_gemm_nt_masked(a, b, d, masked_m, expected_m)   MoE, per-expert row counts on the GPU
-where a = (A fp8 [M, K], per-token scales [M, K/128]) and b = (B fp8 [N, K], block scales [N/128, K/128]).
+where a = (A fp8 [M, K], per-token scales [M, ceil(K/128)]) and b = (B fp8 [N, K], block scales
+[ceil(N/128), ceil(K/128)]).
 
 High level: gemm(x, quantize_weight(w)) quantizes x on the fly; nn.FP8Linear.from_linear(layer) wraps a layer;
 warmup(shapes) compiles the kernels a model needs ahead of time. fp8gemm.ops holds the ops as torch.library

@@ -37,8 +37,8 @@ def _check_grouped_b(
         raise ValueError(f"b[0] must hold at least one group, got shape {tuple(b_data.shape)}")
     if n % 8 != 0:
         raise ValueError(f"N (b[0].shape[1]) must be a multiple of 8, got {n}")
-    if k % 16 != 0:
-        raise ValueError(f"K (b[0].shape[2]) must be a multiple of 16, got {k}")
+    if k % 16 != 0 or k == 0:
+        raise ValueError(f"K (b[0].shape[2]) must be a positive multiple of 16, got {k}")
     v.check_k_major("b[0]", b_data)
     if g > 1 and b_data.numel() and b_data.stride(0) != n * b_data.stride(1):
         raise ValueError(
@@ -191,6 +191,8 @@ def m_grouped_fp8_gemm_nt_masked(
         )
     v.check_tensor("masked_m", masked_m, torch.int32, 1)
     v.check_shape("masked_m", masked_m, (g,))
+    if not masked_m.is_contiguous():
+        raise ValueError(f"masked_m must be contiguous (the kernel reads G consecutive int32), got strides {masked_m.stride()}")
     expected_m = v.check_int("expected_m", expected_m, 1)
     v.check_placement(d, sfa, sfb, check, **{"a[0]": a_data, "b[0]": b_data, "masked_m": masked_m})
     if check:

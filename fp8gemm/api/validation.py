@@ -91,7 +91,7 @@ def check_hopper(device: torch.device) -> None:
     if major != 9:
         name = torch.cuda.get_device_name(device)
         raise RuntimeError(
-            f"fp8gemm kernels need a Hopper GPU (compute capability 9.0, sm_90a); {device} is {name} ({major}.{minor})"
+            f"fp8gemm kernels need a Hopper GPU (compute capability 9.x, sm_90a); {device} is {name} ({major}.{minor})"
         )
 
 
