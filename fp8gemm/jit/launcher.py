@@ -13,20 +13,17 @@ from functools import cache, lru_cache
 
 import torch
 
+# Imported with the package, not on the first GEMM: the bindings take tens of ms to import, against a 10 ms
+# budget for a warm-cache first call in a new process.
+from cuda.bindings import driver
+
 # Size of GemmParams in kernels/fp8_gemm.cuh and the offsets of its fields (pinned there by static_asserts).
 PARAMS_BYTES = 512
 TMA_DESCRIPTOR_BYTES = 128
 
 
-def _driver():
-    from cuda.bindings import driver
-
-    return driver
-
-
 def check(result: tuple, what: str):
     """Unwraps a cuda.bindings (error, *values) tuple, raising RuntimeError on failure."""
-    driver = _driver()
     err, *values = result
     if err != driver.CUresult.CUDA_SUCCESS:
         _, name = driver.cuGetErrorName(err)
@@ -41,7 +38,7 @@ def check(result: tuple, what: str):
 
 @cache
 def _init_driver() -> None:
-    check(_driver().cuInit(0), "cuInit")
+    check(driver.cuInit(0), "cuInit")
 
 
 @dataclass
@@ -59,7 +56,6 @@ class LoadedKernel:
     _max_ctas: dict = field(default_factory=dict)
 
     def handle(self, device_index: int):
-        driver = _driver()
         if self._kernel is None:
             _init_driver()
             self._library = check(
@@ -89,7 +85,6 @@ class LoadedKernel:
         if cached is not None:
             return cached
         _init_driver()
-        driver = _driver()
         device = check(driver.cuDeviceGet(device_index), "cuDeviceGet")
         sm_count = check(
             driver.cuDeviceGetAttribute(
@@ -124,13 +119,13 @@ class LaunchPlan:
 
     def __init__(self, kernel: LoadedKernel, device_index: int, grid: int, params: ctypes.Array) -> None:
         self.device_index = device_index
-        self.function = _driver().CUfunction(int(kernel.handle(device_index)))
+        self.function = driver.CUfunction(int(kernel.handle(device_index)))
         self.grid = grid
         self.threads = kernel.num_threads
         self.smem_bytes = kernel.smem_bytes
         # Bound once: cuda.bindings' Cython wrapper measured 6.4 µs per launch on the H100 host, a ctypes
         # call of libcuda's cuLaunchKernel 8.9 µs (scripts/profile_host.py).
-        self._launch = _driver().cuLaunchKernel
+        self._launch = driver.cuLaunchKernel
         # Built once, reused by every launch: kernelParams -> [&params] (the driver copies the bytes at launch).
         self.params = params
         self._args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
@@ -170,7 +165,6 @@ def _encode_tma_2d(
     swizzle_128b: bool,
 ) -> bytes:
     """128 bytes of a 2-D tiled TMA descriptor; out-of-bounds box elements read as zero."""
-    driver = _driver()
     _init_driver()
     type_name, _ = _TORCH_TO_TMA[dtype]
     swizzle = (
