@@ -17,6 +17,7 @@ from fp8gemm.bench.report import (
     Row,
     default_json_path,
     format_geomeans,
+    format_quant_table,
     format_table,
     geomean,
     gpu_slug,
@@ -31,14 +32,19 @@ from fp8gemm.bench.suites import (
     GROUPED_MASKED,
     MASKED_ROW_GRANULE,
     MASKED_SPREAD,
+    QUANT_MK,
+    QUANT_OPS,
     ContiguousShape,
     DenseShape,
     MaskedShape,
+    QuantShape,
     contiguous_segment_starts,
     dense_shapes,
     gemm_workload,
     grouped_shapes,
     masked_row_counts,
+    quant_shapes,
+    quant_workload,
     shape_workload,
     suite_shapes,
 )
@@ -63,13 +69,33 @@ def test_grouped_suite_lists_contiguous_then_masked() -> None:
     assert all(s.m_max == 4096 for s in GROUPED_MASKED)
 
 
-def test_all_suite_is_dense_then_grouped() -> None:
-    assert suite_shapes("all") == [*dense_shapes(), *grouped_shapes()]
+def test_all_suite_is_dense_then_grouped_then_quant() -> None:
+    assert suite_shapes("all") == [*dense_shapes(), *grouped_shapes(), *quant_shapes()]
     assert suite_shapes("dense") == dense_shapes()
     assert suite_shapes("grouped") == grouped_shapes()
+    assert suite_shapes("quant") == quant_shapes()
 
 
-@pytest.mark.parametrize("suite", ["dense", "grouped", "all"])
+def test_quant_suite_casts_both_issue_shapes_with_every_op() -> None:
+    shapes = quant_shapes()
+    assert {(s.m, s.k) for s in shapes} == {(4096, 7168), (16384, 7168)} == set(QUANT_MK)
+    assert {s.op for s in shapes} == set(QUANT_OPS) == {"per_token", "per_token_gemm", "per_block"}
+    assert len(shapes) == 6 == len(set(shapes))
+    assert all(s.suite == "quant" and s.category == f"quant {s.op}" for s in shapes)
+
+
+def test_quant_workload_counts_input_output_and_scales() -> None:
+    # [4096, 7168] BF16: 2 bytes in, 1 byte out per element; 56 scales per row, or 32 x 56 per block.
+    elements = 4096 * 7168
+    assert quant_workload(QuantShape("per_token", 4096, 7168)).bytes == 3 * elements + 4 * 4096 * 56
+    assert quant_workload(QuantShape("per_token_gemm", 4096, 7168)).bytes == 3 * elements + 4 * 4096 * 56
+    assert quant_workload(QuantShape("per_block", 4096, 7168)).bytes == 3 * elements + 4 * 32 * 56
+    # Tails: ceil(200/128) = 2 scale rows, ceil(144/128) = 2 scale columns.
+    assert shape_workload(QuantShape("per_block", 200, 144)).bytes == 3 * 200 * 144 + 4 * 2 * 2
+    assert shape_workload(QuantShape("per_token", 3, 144)).flops == 0
+
+
+@pytest.mark.parametrize("suite", ["dense", "grouped", "quant", "all"])
 def test_small_shapes_are_a_nonempty_subset(suite: str) -> None:
     small, full = suite_shapes(suite, "small"), suite_shapes(suite, "full")
     assert small and len(small) < len(full)
@@ -87,7 +113,7 @@ def test_labels_are_unique_and_categories_split_dense_by_m() -> None:
     assert len({s.label for s in shapes}) == len(shapes)
     assert DenseShape(64, 2112, 7168).category == DenseShape(128, 2112, 7168).category == "dense M<=128"
     assert DenseShape(4096, 2112, 7168).category == "dense M=4096"
-    assert {s.suite for s in shapes} == {"dense", "grouped"}
+    assert {s.suite for s in shapes} == {"dense", "grouped", "quant"}
 
 
 @pytest.mark.parametrize("shape", GROUPED_MASKED, ids=lambda s: s.label)
@@ -451,3 +477,126 @@ def test_timing_method_names_the_timer() -> None:
 def test_error_text_keeps_the_first_line() -> None:
     assert runner._error_text(RuntimeError("CUDA error: bad\nmore\nlines")) == "RuntimeError: CUDA error: bad"
     assert runner._error_text(ValueError()) == "ValueError"
+
+
+# ---------------------------------------------------------------------------------------------- quant
+
+
+@pytest.fixture
+def cpu_quant_cases(monkeypatch: pytest.MonkeyPatch):
+    """`cases` with the cast inputs built on the CPU, where both sides run the torch implementation."""
+    for name in ("random_activations", "random_weights"):
+        monkeypatch.setattr(cases, name, functools.partial(getattr(testing, name), device="cpu"))
+    return cases
+
+
+@pytest.mark.parametrize("op", QUANT_OPS)
+def test_quant_case_runs_the_cast_and_its_reference_on_one_input(cpu_quant_cases, op: str) -> None:
+    shape = QuantShape(op, 136, 400)
+    case = cpu_quant_cases.build_quant_case(shape)
+    assert case.workload == quant_workload(shape)
+    ours, ref = case.run(), case.reference()
+    assert runner._quant_mismatches(ours, ref) == 0
+    q, s = ours
+    assert q.shape == (136, 400) and q.dtype == torch.float8_e4m3fn
+    if op == "per_block":
+        assert s.shape == (2, 4)
+    else:
+        assert s.shape == (136, 4)
+        assert (s.stride(0) == 1) == (op == "per_token_gemm"), "only per_token_gemm returns MN-major scales"
+    assert torch.unique(q.view(torch.uint8)).numel() > 100, "inputs must be random, not constant"
+
+
+def test_quant_mismatches_count_bytes_and_scales() -> None:
+    q = torch.randn(4, 128).to(torch.float8_e4m3fn)
+    s = torch.rand(4, 1)
+    q_bad = q.clone()
+    q_bad.view(torch.uint8)[1, 7] ^= 1
+    s_bad = s.clone()
+    s_bad[2, 0] = torch.nextafter(s[2, 0], torch.tensor(2.0))
+    assert runner._quant_mismatches((q, s), (q.clone(), s.clone())) == 0
+    assert runner._quant_mismatches((q_bad, s), (q, s)) == 1
+    assert runner._quant_mismatches((q_bad, s_bad), (q, s)) == 2
+
+
+def _quant_row(shape: str = "per_token [4096, 7168] bf16", **kwargs) -> Row:
+    fields = dict(
+        suite="quant", category="quant per_token", shape=shape, flops=0.0, bytes=3e9, copy_gbps=3000.0
+    )
+    return Row(**{**fields, **kwargs})
+
+
+def test_quant_row_reports_its_share_of_the_copy_bandwidth() -> None:
+    row = _quant_row(fp8gemm_us=1250.0)  # 3 GB in 1.25 ms = 2400 GB/s
+    assert row.gbps(row.fp8gemm_us) == pytest.approx(2400.0)
+    assert row.copy_fraction == pytest.approx(0.8)
+    assert (
+        _quant_row().copy_fraction is None
+        and _quant_row(fp8gemm_us=1.0, copy_gbps=None).copy_fraction is None
+    )
+    assert "80%" in runner.progress_line(row) and "2400 GB/s" in runner.progress_line(row)
+
+
+def test_quant_table_names_the_copy_bandwidth_and_the_share(tmp_path: Path) -> None:
+    rows = [
+        _quant_row(fp8gemm_us=1250.0, launch_us=9.0),
+        _quant_row("broken", error="RuntimeError: 3 values differ"),
+    ]
+    lines = format_quant_table(rows).splitlines()
+    assert "3000 GB/s" in lines[0]
+    assert lines[1].startswith("shape") and "% of copy" in lines[1] and set(lines[2]) == {"-"}
+    assert "1250.0" in lines[3] and "2400" in lines[3] and "80%" in lines[3] and "9.0" in lines[3]
+    assert "ERROR RuntimeError: 3 values differ" in lines[4] and "n/a" in lines[4]
+    path = tmp_path / "quant.json"
+    write_json(path, {"gpu": "GPU"}, rows)
+    first = json.loads(path.read_text())["rows"][0]
+    assert first["copy_gbps"] == 3000.0 and first["copy_fraction"] == pytest.approx(0.8)
+    assert json.loads(path.read_text())["geomean_speedup"] == {}
+
+
+def test_measure_all_times_the_copy_once_and_only_for_quant_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    copies = []
+    monkeypatch.setattr(runner, "copy_bandwidth_gbps", lambda: copies.append(1) or 2900.0)
+    monkeypatch.setattr(runner, "measure_shape", lambda shape: _row(shape.label, fp8gemm_us=1.0))
+    monkeypatch.setattr(
+        runner,
+        "measure_quant_shape",
+        lambda shape, copy: _quant_row(shape.label, fp8gemm_us=1.0, copy_gbps=copy),
+    )
+    rows = runner.measure_all([DenseShape(64, 256, 512)])
+    assert copies == [] and rows[0].copy_gbps is None
+    rows = runner.measure_all([DenseShape(64, 256, 512), *quant_shapes("small")])
+    assert copies == [1]
+    assert [row.copy_gbps for row in rows] == [None, 2900.0, 2900.0, 2900.0]
+
+
+def test_main_prints_the_quant_table_after_the_gemm_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "GPU")
+    rows = [_row("gemm", fp8gemm_us=1.0, cublas_us=2.0), _quant_row("cast", fp8gemm_us=1250.0)]
+    monkeypatch.setattr(cli, "measure_all", lambda shapes: rows)
+    assert cli.main(["--no-jit", "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    gemm_line = next(i for i, line in enumerate(out) if line.startswith("gemm"))
+    assert out[-1].startswith("cast") and "80%" in out[-1]
+    assert gemm_line < len(out) - 1 and not any(line.startswith("cast") for line in out[:gemm_line])
+
+
+def test_main_with_only_quant_rows_prints_no_gemm_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "GPU")
+    monkeypatch.setattr(cli, "measure_all", lambda shapes: [_quant_row("cast", fp8gemm_us=1250.0)])
+    assert cli.main(["--suite", "quant", "--no-jit", "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "cuBLAS us" not in out and "geomean" not in out and "% of copy" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the failure path on a machine without CUDA")
+def test_a_failing_quant_shape_becomes_an_error_row() -> None:
+    row = runner.measure_quant_shape(QuantShape("per_token", 16, 128), 3000.0)
+    assert row.error and row.fp8gemm_us is None and row.copy_gbps == 3000.0
+    assert "ERROR" in runner.progress_line(row)

@@ -18,10 +18,14 @@ overflow to ±448 in current torch and returned NaN in older releases; no cast h
 Contract, the same on both devices: x and w are BF16, FP16 or FP32, 2-D or 3-D (a leading group dim),
 with K (the last dim) a multiple of 16, as the GEMMs need; any other dim may be any size, zero included.
 Inputs of any strides are accepted; on the GPU one that is not contiguous or not 16-byte aligned is copied
-to a contiguous tensor first, which costs one extra read and write of it.
+to a contiguous tensor first, which costs one extra read and write of it. CUDA tensors need a Hopper GPU
+(the kernels are built for sm_90a), like the GEMMs. Outputs are new tensors on the input's device; the
+kernels run on its current stream.
 """
 
 from __future__ import annotations
+
+import ctypes
 
 import torch
 
@@ -93,7 +97,8 @@ def reference_per_block_cast(w: torch.Tensor, use_ue8m0: bool = False) -> tuple[
 
 
 def _check_input(name: str, x: object) -> torch.Tensor:
-    """The checks both devices share; returns `x` ready for the kernels (contiguous, 16-byte aligned)."""
+    """The checks both devices share; returns `x`, on the GPU made contiguous and 16-byte aligned (the
+    kernels' 16-byte loads need both) by a copy where it is not."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.bfloat16, torch.float16, torch.float32):
@@ -131,9 +136,9 @@ def per_token_cast_to_fp8(
     (`get_mn_major_tma_aligned_tensor`'s: column stride get_tma_aligned_size(M, 4)), written directly by the
     kernel on the GPU. K must be a multiple of 16; see the module docstring for the full contract.
     """
-    x = _check_input("x", x)
     if out_layout not in OUT_LAYOUTS:
         raise ValueError(f"out_layout must be 'row' or 'gemm', got {out_layout!r}")
+    x = _check_input("x", x)
     if not x.is_cuda:
         q, s = reference_per_token_cast(x, use_ue8m0)
         return q, get_mn_major_tma_aligned_tensor(s) if out_layout == "gemm" else s
@@ -185,6 +190,6 @@ def per_block_cast_to_fp8(w: torch.Tensor, use_ue8m0: bool = False) -> tuple[tor
     return q, s
 
 
-def _launch(config: CastConfig, grid: int, params, device: torch.device) -> None:
+def _launch(config: CastConfig, grid: int, params: ctypes.Array, device: torch.device) -> None:
     kernel = get_cast_kernel(config)
     kernel.launch(device.index, grid, params, torch.cuda.current_stream(device).cuda_stream)

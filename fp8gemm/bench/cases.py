@@ -141,7 +141,8 @@ def _masked_case(shape: MaskedShape) -> Case:
 class QuantCase:
     workload: Workload
     run: Callable[[], tuple[torch.Tensor, torch.Tensor]]
-    # The torch implementation on the same input and GPU (row-major scales): what `run` must equal bitwise.
+    # The torch implementation on a CPU copy of the input (row-major scales): the definition `run` must
+    # equal bit for bit.
     reference: Callable[[], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -151,12 +152,12 @@ def build_quant_case(shape: QuantShape) -> QuantCase:
         return QuantCase(
             workload=quant_workload(shape),
             run=lambda: fp8gemm.per_block_cast_to_fp8(w),
-            reference=lambda: reference_per_block_cast(w),
+            reference=lambda: reference_per_block_cast(w.cpu()),
         )
     x = random_activations(shape.m, shape.k)
     layout = "gemm" if shape.op == "per_token_gemm" else "row"
     return QuantCase(
         workload=quant_workload(shape),
         run=lambda: fp8gemm.per_token_cast_to_fp8(x, out_layout=layout),
-        reference=lambda: reference_per_token_cast(x),
+        reference=lambda: reference_per_token_cast(x.cpu()),
     )

@@ -56,6 +56,7 @@ def measure_shape(shape: Shape) -> Row:
 def _quant_mismatches(ours: tuple[torch.Tensor, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor]) -> int:
     """Values (e4m3 bytes and scales) that differ from the reference's bits; inputs hold no NaN."""
     (q, s), (q_ref, s_ref) = ours, ref
+    q, s = q.to(q_ref.device), s.to(s_ref.device)
     return int((q.view(torch.uint8) != q_ref.view(torch.uint8)).sum()) + int((s != s_ref).sum())
 
 

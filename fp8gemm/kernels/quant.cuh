@@ -154,13 +154,16 @@ __device__ __forceinline__ float scale_from_amax_bits(u32 amax_bits) {
 // q0 = RN(f y) is within 1.5 ulp of f / s; one FMA correction brings it within 1 ulp, and then Markstein's
 // theorem (y within half an ulp of 1/s, q within 1 ulp of f/s, FMA residual exact) makes the second
 // correction the correctly rounded quotient. Five FMA-pipe instructions instead of div.rn's range check,
-// branch and uncached reciprocal per element. The theorem needs no underflow: here |f / s| <= 448 and s >=
-// 1e-4 / 448, so the residuals only become subnormal for quotients below 2^-100, which are e4m3 zero
-// whether or not their FP32 value is exact.
+// branch and uncached reciprocal per element. The theorem needs no underflow: s >= 1e-4 / 448 > 2^-23, so
+// f and the residuals (~ q s 2^-23) stay normal for every quotient q above 2^-80; smaller ones are e4m3 zero
+// (below 2^-10) whether or not their FP32 value is exact. The last step restores f's sign bit, which only matters for
+// f = -0: there q0 = -0, the residual is +0, and +0 + -0 rounds to +0 where -0 / s is -0 (e4m3 0x80). Any
+// other quotient already carries f's sign (s > 0).
 __device__ __forceinline__ float div_by_scale(float f, float s, float y) {
     const float q0 = f * y;
     const float q1 = __fmaf_rn(__fmaf_rn(-s, q0, f), y, q0);
-    return __fmaf_rn(__fmaf_rn(-s, q1, f), y, q1);
+    const float q = __fmaf_rn(__fmaf_rn(-s, q1, f), y, q1);
+    return __uint_as_float(__float_as_uint(q) | (__float_as_uint(f) & ~kF32AbsMask));
 }
 
 // q = e4m3(f / s) for 8 values, packed into two words (byte i = value i). Where the correction above does
