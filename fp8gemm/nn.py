@@ -10,7 +10,8 @@ The quantized weight and its scales are buffers (`weight`, `weight_scale`, and `
 The kernels need a Hopper GPU. Elsewhere (a CPU tensor, another GPU) forward raises unless the layer was made
 with fallback="torch": then it runs `fp8gemm.api.high_level.gemm_torch`, the same math in torch ops (same
 quantization of x and of the weight, dequantize, matmul in float32, bias, cast), slowly. On a Hopper GPU the
-kernels run whatever `fallback` says.
+kernels run whatever `fallback` says. `from_linear` works on any device (off Hopper the weight is quantized by
+the torch implementation, bit for bit the kernel's), so a model can be converted on the CPU and then moved.
 """
 
 from __future__ import annotations
@@ -20,19 +21,13 @@ from typing import Any
 
 import torch
 
-from .api.high_level import OUT_DTYPES, QuantizedWeight, gemm, gemm_torch, quantize_weight
+from .api.high_level import OUT_DTYPES, QuantizedWeight, gemm, gemm_torch, kernels_usable, quantize_weight
 from .config import BLOCK_K, SCALE_BLOCK
 from .utils import ceil_div
 
 FALLBACKS = (None, "torch")
 # Buffers whose dtype is the quantization format, not a compute precision: module-wide casts must skip them.
 _FORMAT_BUFFERS = ("weight", "weight_scale")
-
-
-def kernels_usable(x: torch.Tensor) -> bool:
-    """True when the FP8 kernels can run on x's device (a Hopper GPU). torch.compile folds the device query
-    into a constant, so this costs nothing in a compiled graph."""
-    return x.is_cuda and torch.cuda.get_device_properties(x.device).major == 9
 
 
 class FP8Linear(torch.nn.Module):

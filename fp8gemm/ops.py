@@ -29,6 +29,8 @@ Dispatch by device:
   differ, which neither indexing nor torch.compile's stride checks see).
 """
 
+from __future__ import annotations
+
 import torch
 
 from .api import validation as v
@@ -127,6 +129,10 @@ def _check_cast_input(name: str, x: torch.Tensor) -> None:
         raise TypeError(f"{name} must be bfloat16, float16 or float32, got {x.dtype}")
     if x.dim() not in (2, 3):
         raise ValueError(f"{name} must be 2-D or 3-D, got shape {tuple(x.shape)}")
+    if x.shape[-1] % 16 != 0:
+        raise ValueError(
+            f"K ({name}.shape[-1]) must be a multiple of 16, got {x.shape[-1]} (as in the GEMMs)"
+        )
 
 
 def _token_scale_strides(shape: tuple[int, ...], out_layout: str) -> tuple[int, ...]:
@@ -139,6 +145,8 @@ def _token_scale_strides(shape: tuple[int, ...], out_layout: str) -> tuple[int, 
     return (*((k_blocks * m_pad,) if lead else ()), 1, m_pad)
 
 
+# Each GEMM op: the decorated function is its CUDA implementation (the kernels), then CPU and fake ones.
+
 # ------------------------------------------------------------------------------ dense
 
 
@@ -148,7 +156,7 @@ def _token_scale_strides(shape: tuple[int, ...], out_layout: str) -> tuple[int, 
     device_types="cuda",
     schema="(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor(a!) d, Tensor? c) -> ()",
 )
-def _fp8_gemm_nt_cuda(
+def _dense_op(
     a: torch.Tensor,
     sfa: torch.Tensor,
     b: torch.Tensor,
@@ -159,8 +167,8 @@ def _fp8_gemm_nt_cuda(
     _fp8_gemm_nt_kernel((a, sfa), (b, sfb), d, c)
 
 
-@_fp8_gemm_nt_cuda.register_kernel("cpu")
-def _fp8_gemm_nt_cpu(
+@_dense_op.register_kernel("cpu")
+def _dense_cpu(
     a: torch.Tensor,
     sfa: torch.Tensor,
     b: torch.Tensor,
@@ -175,8 +183,8 @@ def _fp8_gemm_nt_cpu(
     d.copy_(out)
 
 
-@_fp8_gemm_nt_cuda.register_fake
-def _fp8_gemm_nt_fake(
+@_dense_op.register_fake
+def _dense_fake(
     a: torch.Tensor,
     sfa: torch.Tensor,
     b: torch.Tensor,
@@ -208,7 +216,7 @@ def fp8_gemm_nt(
     device_types="cuda",
     schema="(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor(a!) d, Tensor m_indices) -> ()",
 )
-def _contiguous_cuda(
+def _contiguous_op(
     a: torch.Tensor,
     sfa: torch.Tensor,
     b: torch.Tensor,
@@ -219,7 +227,7 @@ def _contiguous_cuda(
     _contiguous_kernel((a, sfa), (b, sfb), d, m_indices)
 
 
-@_contiguous_cuda.register_kernel("cpu")
+@_contiguous_op.register_kernel("cpu")
 def _contiguous_cpu(
     a: torch.Tensor,
     sfa: torch.Tensor,
@@ -238,7 +246,7 @@ def _contiguous_cpu(
         d.index_copy_(0, rows, (a_deq[rows] @ b_deq[expert].T).to(d.dtype))
 
 
-@_contiguous_cuda.register_fake
+@_contiguous_op.register_fake
 def _contiguous_fake(
     a: torch.Tensor,
     sfa: torch.Tensor,
@@ -271,7 +279,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
     device_types="cuda",
     schema="(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor(a!) d, Tensor masked_m, int expected_m) -> ()",
 )
-def _masked_cuda(
+def _masked_op(
     a: torch.Tensor,
     sfa: torch.Tensor,
     b: torch.Tensor,
@@ -283,7 +291,7 @@ def _masked_cuda(
     _masked_kernel((a, sfa), (b, sfb), d, masked_m, expected_m)
 
 
-@_masked_cuda.register_kernel("cpu")
+@_masked_op.register_kernel("cpu")
 def _masked_cpu(
     a: torch.Tensor,
     sfa: torch.Tensor,
@@ -300,7 +308,7 @@ def _masked_cpu(
         d[group, :rows] = a_deq @ b_deq[group].T
 
 
-@_masked_cuda.register_fake
+@_masked_op.register_fake
 def _masked_fake(
     a: torch.Tensor,
     sfa: torch.Tensor,

@@ -21,7 +21,7 @@ import torch
 from .. import ops
 from ..testing.numerics import dequantize_a, dequantize_b
 from . import validation as v
-from .quant import per_token_cast_to_fp8
+from .quant import reference_per_block_cast, reference_per_token_cast
 
 OUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 INPUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
@@ -38,11 +38,21 @@ class QuantizedWeight(NamedTuple):
     scales: torch.Tensor
 
 
-def quantize_weight(w: torch.Tensor, use_ue8m0: bool = False) -> QuantizedWeight:
-    """Quantizes a BF16/FP16/FP32 weight [N, K] (or [G, N, K]) with 128x128 block scales (on w's device).
+def kernels_usable(t: torch.Tensor) -> bool:
+    """True when the FP8 kernels can run on t's device (a Hopper GPU). torch.compile folds the device query
+    into a constant, so this costs nothing in a compiled graph."""
+    return t.is_cuda and torch.cuda.get_device_properties(t.device).major == 9
 
-    use_ue8m0 rounds each scale up to a power of two (DeepSeek-V3's recipe).
+
+def quantize_weight(w: torch.Tensor, use_ue8m0: bool = False) -> QuantizedWeight:
+    """Quantizes a BF16/FP16/FP32 weight [N, K] (or [G, N, K]) with 128x128 block scales, on w's device.
+
+    use_ue8m0 rounds each scale up to a power of two (DeepSeek-V3's recipe). On a Hopper GPU the cast kernel
+    runs; elsewhere (CPU, other GPUs) the torch implementation, which gives the same bits, so weights can be
+    quantized where the model is loaded and served on Hopper.
     """
+    if isinstance(w, torch.Tensor) and w.is_cuda and not kernels_usable(w):
+        return QuantizedWeight(*reference_per_block_cast(w, use_ue8m0))
     return QuantizedWeight(*ops.per_block_cast_to_fp8(w, use_ue8m0))
 
 
@@ -125,12 +135,12 @@ def gemm_torch(
     bias: torch.Tensor | None = None,
     out_dtype: torch.dtype = torch.bfloat16,
 ) -> torch.Tensor:
-    """`gemm`'s math in plain torch ops on any device: x quantized per token exactly as `gemm` does, both
-    operands dequantized, matmul in float32, bias added in float32, one cast to out_dtype. Slow (it
-    dequantizes the whole weight per call); for fallbacks and tests."""
+    """`gemm`'s math in plain torch ops on any device: x quantized per token by the torch implementation of
+    the cast (the same bits as the kernel's), both operands dequantized, matmul in float32, bias added in
+    float32, one cast to out_dtype. Slow (it dequantizes the whole weight per call); for fallbacks and tests."""
     w_data, w_scales, n = _check_gemm_args(x, w_q, bias, out_dtype)
     x2d = x.reshape(-1, x.shape[-1])
-    a_data, a_scales = per_token_cast_to_fp8(x2d)
+    a_data, a_scales = reference_per_token_cast(x2d)
     y = dequantize_a(a_data, a_scales).float() @ dequantize_b(w_data, w_scales).float().T
     if bias is not None:
         y += bias.to(torch.float32)

@@ -35,8 +35,10 @@ from typing import Any
 
 import torch
 
+from ..api.high_level import kernel_output_f32
 from ..config import GemmConfig, GemmType
 from ..heuristics import choose_launch
+from ..jit import build
 from ..utils import get_num_sms
 
 DEFAULT_NUM_SMS = 132
@@ -45,8 +47,14 @@ KINDS = {
     "contiguous": GemmType.GROUPED_CONTIGUOUS,
     "masked": GemmType.GROUPED_MASKED,
 }
-# Output names -> whether the FP32-output kernel runs (fp8gemm.gemm casts its FP32 output to float16).
-OUT_DTYPES = {"bfloat16": False, "bf16": False, "float32": True, "fp32": True, "float16": True, "fp16": True}
+OUT_DTYPES = {
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -90,7 +98,7 @@ class WarmupShape:
         name = str(self.out_dtype).removeprefix("torch.")
         if name not in OUT_DTYPES:
             raise ValueError(f"out_dtype must be one of {sorted(OUT_DTYPES)}, got {self.out_dtype!r}")
-        return OUT_DTYPES[name]
+        return kernel_output_f32(OUT_DTYPES[name])
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> WarmupShape:
@@ -106,19 +114,6 @@ class WarmupShape:
             raise ValueError(f"shape {dict(spec)}: {error}") from None
 
 
-@dataclass(frozen=True)
-class SplitKReduce:
-    """The split-K reduction kernel (dense launches that split K run it after the GEMM)."""
-
-    output_f32: bool
-
-    def __str__(self) -> str:
-        return f"split_k_reduce_{'f32' if self.output_f32 else 'bf16'}"
-
-
-Kernel = GemmConfig | SplitKReduce
-
-
 def default_num_sms() -> int:
     """fp8gemm.get_num_sms() with a GPU, else DEFAULT_NUM_SMS."""
     if torch.cuda.is_available():
@@ -128,10 +123,10 @@ def default_num_sms() -> int:
 
 def plan(
     shapes: Iterable[WarmupShape | Mapping[str, Any]], num_sms: int | None = None
-) -> dict[Kernel, list[str]]:
+) -> dict[GemmConfig, list[str]]:
     """The kernels `shapes` need on `num_sms` SMs, each with the problems that launch it (in first-use order)."""
     num_sms = default_num_sms() if num_sms is None else _positive_int("num_sms", num_sms)
-    out: dict[Kernel, list[str]] = {}
+    out: dict[GemmConfig, list[str]] = {}
     for spec in shapes:
         shape = spec if isinstance(spec, WarmupShape) else WarmupShape.from_dict(spec)
         for m in shape.m:
@@ -140,9 +135,8 @@ def plan(
             )
             groups = f" groups={shape.num_groups}" if shape.kind != "dense" else ""
             problem = f"{shape.kind} m={m} n={shape.n} k={shape.k}{groups}"
+            # A split-K launch sums its K ranges inside the same kernel: no second kernel to compile.
             out.setdefault(config, []).append(problem + (f" split_k={split_k}" if split_k > 1 else ""))
-            if split_k > 1:
-                out.setdefault(SplitKReduce(shape.output_f32), []).append(problem)
     return out
 
 
@@ -160,15 +154,10 @@ class WarmupReport:
         return "\n".join(lines)
 
 
-def _compile(kernel: Kernel) -> float:
+def _compile(config: GemmConfig) -> float:
     """Compiles one kernel into the disk cache (or finds it there); returns the wall time. Runs in a worker."""
-    from ..jit import build, codegen
-
     start = time.perf_counter()
-    if isinstance(kernel, SplitKReduce):
-        build.compile_source(codegen.split_k_reduce_source(kernel.output_f32))
-    else:
-        build.compile_config(kernel)
+    build.compile_config(config)
     return time.perf_counter() - start
 
 
@@ -202,7 +191,7 @@ def warmup(
     kernels = list(plan(shapes, num_sms))
     workers = min(len(kernels), max_workers or os.cpu_count() or 1)
     bar = _progress_bar(len(kernels), progress)
-    times: dict[Kernel, float] = {}
+    times: dict[GemmConfig, float] = {}
     start = time.perf_counter()
     try:
         if workers <= 1:

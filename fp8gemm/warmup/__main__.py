@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("shapes", type=Path, help="JSON (or YAML) file of GEMM shapes")
+    parser.add_argument("shapes", type=Path, metavar="SHAPES", help="JSON (or YAML) file of GEMM shapes")
     parser.add_argument("--num-sms", type=int, default=None, help="SM count to plan for (see below)")
     parser.add_argument("--jobs", type=int, default=None, help="compiler processes (default: one per CPU)")
     parser.add_argument(
