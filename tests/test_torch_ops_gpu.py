@@ -2,9 +2,11 @@
 graphs, FP8Linear against its torch fallback, fp8gemm.gemm against the float64 reference, and the ops'
 registrations with CUDA tensors (torch.library.opcheck: the CUDA casts' strides must be the fake ones).
 
-Error model (as in test_high_level_cpu.py): against the float64 product of the quantized operands only FP32
-accumulation with per-block promotion (relative ~1e-6 at worst for K = 7168) and the output rounding remain:
-calc_diff < 1e-5 for bfloat16, < 1e-7 for float16, < 1e-9 for float32. A graph replay runs the kernels it
+Error model (as in test_high_level_cpu.py): against the float64 product of the quantized operands only the
+accumulation and the output rounding remain. Rounding: bfloat16 (2^-9 relative) gives calc_diff ~1e-6,
+float16 (2^-12) ~1e-8. Accumulation: FP32 between K blocks, and inside a block the FP8 tensor-core sum, which
+is coarser than FP32 (tens of ppm relative at most, so calc_diff well under 1e-8). Bounds: 1e-5 (bfloat16),
+1e-6 (float16), 1e-7 (float32); a wrong or skipped scale block gives more than 1e-3. A graph replay runs the kernels it
 captured on the same inputs: bitwise equal to eager. Compiled and eager runs launch the same kernels;
 inductor's fused SiLU and bias add may round an element differently by an ulp: calc_diff < 1e-6. Outputs are
 poisoned with NaN first and inputs are fresh random values.
@@ -33,7 +35,7 @@ from fp8gemm.testing.moe import TinyMoE
 pytestmark = pytest.mark.gpu
 
 DTYPES = [torch.bfloat16, torch.float16, torch.float32]
-TIGHT = {torch.bfloat16: 1e-5, torch.float16: 1e-7, torch.float32: 1e-9}
+TIGHT = {torch.bfloat16: 1e-5, torch.float16: 1e-6, torch.float32: 1e-7}
 HIDDEN, INTER, OUT, EXPERTS = 1024, 2048, 1536, 4
 EXPERT_ROWS = [300, 0, 129, 64]
 
