@@ -50,16 +50,19 @@ def staging_bytes(block_m: int, block_n: int, output_f32: bool) -> int:
     return 0 if output_f32 else block_m * (2 * block_n + 16)
 
 
+SPLIT_K_FLAGS_BYTES = 16  # one word per math warpgroup: last to arrive on a split-K tile
+
+
 def smem_bytes(block_m: int, block_n: int, num_stages: int, output_f32: bool = False) -> int:
     """Dynamic shared memory the kernel asks for (mirrors Fp8Gemm::kSmemBytes, checked at compile time)."""
     barriers = 2 * num_stages * 8
     staging = staging_bytes(block_m, block_n, output_f32)
-    return SMEM_ALIGN_SLACK + num_stages * stage_bytes(block_m, block_n) + staging + barriers
+    return SMEM_ALIGN_SLACK + num_stages * stage_bytes(block_m, block_n) + staging + barriers + SPLIT_K_FLAGS_BYTES
 
 
 def max_stages(block_m: int, block_n: int, output_f32: bool = False) -> int:
     """Deepest ring that fits in shared memory, capped at MAX_STAGES."""
-    free = SM90_SMEM_CAPACITY - SMEM_ALIGN_SLACK - staging_bytes(block_m, block_n, output_f32)
+    free = SM90_SMEM_CAPACITY - SMEM_ALIGN_SLACK - SPLIT_K_FLAGS_BYTES - staging_bytes(block_m, block_n, output_f32)
     return min(MAX_STAGES, free // (stage_bytes(block_m, block_n) + 16))
 
 

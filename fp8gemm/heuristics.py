@@ -45,12 +45,10 @@ TILE_OVERHEAD_K = 256
 # wgmma works through N in steps of 64: block_n = 144 and 160 cost what 192 does (measured 0.81x and 0.86x of
 # block_n = 128 per FLOP), 96 and 112 what 128 does (0.78x, 0.82x).
 WGMMA_N_STEP = 64
-# Split-K: the second launch, its gap and its start, then the partials written and read back. Measured
-# (2026-11-23): the best split on 64x2112x7168 gained 5% (17.1 vs 18.0 µs), split 2 cost 64x7168x16384 4.4 µs
-# and 128x4096x7168 3.9 µs: decode GEMMs here run at a floor of ~17 µs that more parallelism does not move,
-# so the fixed cost is set where the model splits only for a large modelled gain.
+# Split-K: the last K range to finish a tile adds every range's partial sums (in the same kernel): a fixed cost
+# for that serial tail, plus the partials written and read back.
 SPLIT_K_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8)
-REDUCE_FIXED_S = 10e-6
+REDUCE_FIXED_S = 2e-6
 # Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024

@@ -85,17 +85,6 @@ def test_config_compiles_for_sm90a_without_spills(config: GemmConfig) -> None:
     assert codegen.ENTRY_POINT.encode() in result.cubin
 
 
-@needs_compiler
-@pytest.mark.parametrize("output_f32", [False, True])
-def test_split_k_reduction_compiles_without_spills(output_f32: bool) -> None:
-    result = compiler.compile_cubin(codegen.split_k_reduce_source(output_f32), COMPILER)
-    report = result.report
-    assert (report.stack_frame_bytes, report.spill_store_bytes, report.spill_load_bytes) == (0, 0, 0), (
-        result.log
-    )
-    assert codegen.REDUCE_ENTRY_POINT.encode() in result.cubin
-
-
 @pytest.mark.skipif(not {"nvcc", "nvrtc"} <= set(AVAILABLE), reason="needs both nvcc and the NVRTC wheel")
 @pytest.mark.parametrize("name", ["nvcc", "nvrtc"])
 def test_one_config_compiles_with_each_compiler(name: str) -> None:

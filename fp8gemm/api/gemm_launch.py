@@ -6,41 +6,27 @@ import torch
 
 from .. import launch_plans
 from ..config import BLOCK_K, GemmConfig
-from ..jit.build import get_kernel, get_split_k_reduce
-from ..jit.launcher import (
-    GEMM_WORKSPACE_OFFSET,
-    REDUCE_WORKSPACE_OFFSET,
-    LaunchPlan,
-    pack_gemm_params,
-    pack_reduce_params,
-    set_pointer,
-    tma_2d,
-)
+from ..jit.build import get_kernel
+from ..jit.launcher import GEMM_WORKSPACE_OFFSET, LaunchPlan, pack_gemm_params, set_pointer, tma_2d
 from ..utils import ceil_div, get_num_sms, get_tma_aligned_size
-
-# Enough CTAs of the reduction to stream the partials at full bandwidth; it is a grid-stride loop.
-REDUCE_MAX_CTAS = 264
-REDUCE_COLS_PER_THREAD = 4  # SplitKReduce::kCols
 
 
 class SplitKPlan:
-    """A split-K call: the GEMM writes FP32 partials of each K range into a fresh workspace, then the
-    reduction sums them into D. The workspace comes from torch's caching allocator on every call, so calls on
-    different streams never share one; its address is written into both prebuilt parameter buffers."""
+    """A split-K call: each K range's FP32 partial sums go to a fresh workspace, and the last range to finish
+    a tile adds them up in range order (in the same kernel). The workspace comes from torch's caching
+    allocator on every call, so calls on different streams never share one; the tile counters belong to the
+    plan (zero between launches: the last arriver resets its counter), so only calls with the same output
+    tensor share them, and those race on the output anyway."""
 
-    __slots__ = ("gemm", "reduce", "workspace_shape", "device")
+    __slots__ = ("gemm", "tile_counters", "workspace_shape")
 
-    def __init__(self, gemm: LaunchPlan, reduce: LaunchPlan, workspace_shape: tuple[int, ...], device) -> None:
-        self.gemm, self.reduce = gemm, reduce
-        self.workspace_shape, self.device = workspace_shape, device
+    def __init__(self, gemm: LaunchPlan, tile_counters: torch.Tensor, workspace_shape: tuple[int, ...]) -> None:
+        self.gemm, self.tile_counters, self.workspace_shape = gemm, tile_counters, workspace_shape
 
     def launch(self) -> None:
-        workspace = torch.empty(self.workspace_shape, dtype=torch.float32, device=self.device)
+        workspace = torch.empty(self.workspace_shape, dtype=torch.float32, device=self.tile_counters.device)
         set_pointer(self.gemm.params, GEMM_WORKSPACE_OFFSET, workspace.data_ptr())
-        set_pointer(self.reduce.params, REDUCE_WORKSPACE_OFFSET, workspace.data_ptr())
         self.gemm.launch()
-        self.reduce.launch()
-
 
 
 def plan_key(a: object, b: object, tensors: tuple, scalars: tuple = ()) -> tuple | None:
@@ -94,7 +80,7 @@ def launch_gemm(
     of sfa.shape[-2] values each, `get_tma_aligned_size(sfa.shape[-2], 4)` apart; sfb: contiguous FP32
     [groups, N/128, K/128]. num_tiles: `config.num_tiles` of the problem, or an upper bound when the host
     does not know it (masked layout): the persistent grid never exceeds it. num_splits (dense only): K
-    ranges computed as separate work units, then summed by the split-K reduction.
+    ranges computed as separate work units, their partial sums added by the last to finish each tile.
     """
     kernel = get_kernel(config)
     device_index = d.device.index
@@ -105,6 +91,10 @@ def launch_gemm(
     if grid == 0:
         raise RuntimeError(f"{config} needs {cluster} SMs per cluster; only {get_num_sms()} are in use")
     sfa_col = sfa.shape[-2]
+    tile_counters = None
+    if num_splits > 1:
+        tiles = ceil_div(shape_m, config.block_m) * ceil_div(shape_n, config.block_n)
+        tile_counters = torch.zeros(tiles * config.num_math_warpgroups, dtype=torch.int32, device=d.device)
     params = pack_gemm_params(
         # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
         tma_a=tma_2d(a, a_rows, shape_k, a.stride(-2), BLOCK_K, config.block_m // cluster, swizzle_128b=True),
@@ -117,6 +107,7 @@ def launch_gemm(
         c=0 if c is None else c.data_ptr(),
         group_info=0 if group_info is None else group_info.data_ptr(),
         workspace=0,
+        tile_counters=0 if tile_counters is None else tile_counters.data_ptr(),
         shape_m=shape_m,
         shape_n=shape_n,
         shape_k=shape_k,
@@ -127,20 +118,6 @@ def launch_gemm(
     )
     plan = LaunchPlan(kernel, device_index, grid, params)
     if num_splits > 1:
-        reduce_kernel = get_split_k_reduce(c is not None)
-        groups = shape_m * shape_n // REDUCE_COLS_PER_THREAD
-        reduce_params = pack_reduce_params(
-            workspace=0,
-            d=d.data_ptr(),
-            c=0 if c is None else c.data_ptr(),
-            shape_m=shape_m,
-            shape_n=shape_n,
-            num_splits=num_splits,
-            ldd=d.stride(-2),
-            ldc=0 if c is None else c.stride(-2),
-        )
-        reduce_grid = min(REDUCE_MAX_CTAS, ceil_div(groups, reduce_kernel.num_threads))
-        reduce_plan = LaunchPlan(reduce_kernel, device_index, reduce_grid, reduce_params)
-        plan = SplitKPlan(plan, reduce_plan, (num_splits, shape_m, shape_n), d.device)
+        plan = SplitKPlan(plan, tile_counters, (num_splits, shape_m, shape_n))
     plan.launch()
     return plan

@@ -6,16 +6,12 @@ import threading
 
 from ..config import GemmConfig
 from . import cache
-from .codegen import ENTRY_POINT, REDUCE_ENTRY_POINT, gemm_source, split_k_reduce_source
+from .codegen import ENTRY_POINT, gemm_source
 from .compiler import CompileResult, chosen_compiler, compile_cubin, compile_flags, compiler_identity
 from .launcher import LoadedKernel
 
-# Keyed by GemmConfig for GEMMs, by the output_f32 flag for the split-K reduction.
-_loaded: dict[GemmConfig | bool, LoadedKernel] = {}
+_loaded: dict[GemmConfig, LoadedKernel] = {}
 _lock = threading.Lock()
-
-
-REDUCE_THREADS = 256  # SplitKReduce::kNumThreads
 
 
 def compile_config(config: GemmConfig, compiler: str | None = None) -> CompileResult:
@@ -51,20 +47,6 @@ def get_kernel(config: GemmConfig) -> LoadedKernel:
                     cluster_size=config.cluster_n,
                 )
                 _loaded[config] = kernel
-    return kernel
-
-
-def get_split_k_reduce(output_f32: bool) -> LoadedKernel:
-    kernel = _loaded.get(output_f32)
-    if kernel is None:
-        with _lock:
-            kernel = _loaded.get(output_f32)
-            if kernel is None:
-                result = compile_source(split_k_reduce_source(output_f32))
-                kernel = LoadedKernel(
-                    cubin=result.cubin, entry_point=REDUCE_ENTRY_POINT, smem_bytes=0, num_threads=REDUCE_THREADS
-                )
-                _loaded[output_f32] = kernel
     return kernel
 
 

@@ -8,7 +8,6 @@ from ..config import GemmConfig
 
 KERNELS_DIR = Path(__file__).resolve().parents[1] / "kernels"
 ENTRY_POINT = "fp8gemm_kernel"
-REDUCE_ENTRY_POINT = "fp8gemm_split_k_reduce"
 
 
 def gemm_source(config: GemmConfig) -> str:
@@ -28,19 +27,6 @@ def gemm_source(config: GemmConfig) -> str:
         f'static_assert(Kernel::kNumThreads == {config.num_threads}u, "thread model out of sync");\n\n'
         f'extern "C" __global__ void {cluster}__launch_bounds__(Kernel::kNumThreads, 1)\n'
         f"{ENTRY_POINT}(const __grid_constant__ fp8gemm::GemmParams params) {{\n"
-        "    Kernel::run(params);\n"
-        "}\n"
-    )
-
-
-def split_k_reduce_source(output_f32: bool) -> str:
-    """CUDA source of the split-K reduction for BF16 (or FP32, D = C + sum) output."""
-    bool_out = "true" if output_f32 else "false"
-    return (
-        '#include "split_k_reduce.cuh"\n\n'
-        f"using Kernel = fp8gemm::SplitKReduce<{bool_out}>;\n\n"
-        f'extern "C" __global__ void __launch_bounds__(Kernel::kNumThreads)\n'
-        f"{REDUCE_ENTRY_POINT}(const __grid_constant__ fp8gemm::SplitKReduceParams params) {{\n"
         "    Kernel::run(params);\n"
         "}\n"
     )

@@ -211,14 +211,11 @@ def clear_descriptor_cache() -> None:
     _encode_tma_2d.cache_clear()
 
 
-# GemmParams tail after the three descriptors: sfb, d, c, group_info, workspace pointers, then seven u32.
-_PARAMS_TAIL = struct.Struct("<QQQQQIIIIIII")
+# GemmParams tail after the three descriptors: sfb, d, c, group_info, workspace, tile_counters pointers, then
+# seven u32.
+_PARAMS_TAIL = struct.Struct("<QQQQQQIIIIIII")
 _PARAMS_TAIL_OFFSET = 3 * TMA_DESCRIPTOR_BYTES
 GEMM_WORKSPACE_OFFSET = _PARAMS_TAIL_OFFSET + 4 * 8
-# SplitKReduceParams: workspace, d, c pointers, then five u32 (kernels/split_k_reduce.cuh).
-_REDUCE_PARAMS = struct.Struct("<QQQIIIII")
-REDUCE_PARAMS_BYTES = 48
-REDUCE_WORKSPACE_OFFSET = 0
 
 
 def pack_gemm_params(
@@ -230,6 +227,7 @@ def pack_gemm_params(
     c: int,
     group_info: int,
     workspace: int,
+    tile_counters: int,
     shape_m: int,
     shape_n: int,
     shape_k: int,
@@ -244,18 +242,9 @@ def pack_gemm_params(
     params[TMA_DESCRIPTOR_BYTES : 2 * TMA_DESCRIPTOR_BYTES] = tma_b
     params[2 * TMA_DESCRIPTOR_BYTES : 3 * TMA_DESCRIPTOR_BYTES] = tma_sfa
     _PARAMS_TAIL.pack_into(
-        params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, workspace, shape_m, shape_n, shape_k, num_groups,
-        ldd, ldc, num_splits,
+        params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, workspace, tile_counters, shape_m, shape_n, shape_k,
+        num_groups, ldd, ldc, num_splits,
     )
-    return params
-
-
-def pack_reduce_params(
-    workspace: int, d: int, c: int, shape_m: int, shape_n: int, num_splits: int, ldd: int, ldc: int
-) -> ctypes.Array:
-    """The bytes of one `fp8gemm::SplitKReduceParams`."""
-    params = ctypes.create_string_buffer(REDUCE_PARAMS_BYTES)
-    _REDUCE_PARAMS.pack_into(params, 0, workspace, d, c, shape_m, shape_n, num_splits, ldd, ldc)
     return params
 
 

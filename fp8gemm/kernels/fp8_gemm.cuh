@@ -38,7 +38,8 @@ struct GemmParams {
     void* d;
     const float* c;         // FP32 output only: C [rows, ldc], may alias D
     const i32* group_info;  // contiguous: m_indices [M_total]; masked: masked_m [groups]; else null
-    float* workspace;       // split-K (dense): FP32 partials [num_splits][M][N], summed by SplitKReduce
+    float* workspace;       // split-K (dense): FP32 partials [num_splits][M][N]
+    i32* tile_counters;     // split-K: [tiles][math warpgroups], zero between launches (the last arriver resets)
     u32 shape_m;            // dense: M; contiguous: M_total; masked: M_max
     u32 shape_n;
     u32 shape_k;
@@ -48,7 +49,7 @@ struct GemmParams {
     u32 num_splits;  // dense: K is cut into this many ranges of whole K blocks, each a work unit
 };
 static_assert(__builtin_offsetof(GemmParams, sfb) == 384, "host mirrors this layout");
-static_assert(__builtin_offsetof(GemmParams, shape_m) == 424, "host mirrors this layout");
+static_assert(__builtin_offsetof(GemmParams, shape_m) == 432, "host mirrors this layout");
 static_assert(sizeof(GemmParams) == 512, "host mirrors this layout");
 
 template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN>
@@ -67,8 +68,10 @@ struct Fp8Gemm {
     // writes at once then start 4 banks apart (conflict-free), and rows stay 16-byte aligned.
     static constexpr u32 kStagingRowBytes = 2 * kBlockN + 16;
     static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kWgmmaM * kStagingRowBytes;
+    // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
+    static constexpr u32 kSmemFlags = 16;
     static constexpr u32 kSmemBytes =
-        1024 + kNumStages * kStageTxBytes + kSmemStaging + 2 * kNumStages * sizeof(u64);
+        1024 + kNumStages * kStageTxBytes + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
     // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
     static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
@@ -97,6 +100,7 @@ struct Fp8Gemm {
         float* smem_sfa = reinterpret_cast<float*>(smem_staging + kSmemStaging);
         u64* full = reinterpret_cast<u64*>(smem_sfa + kNumStages * kBlockM);
         u64* empty = full + kNumStages;
+        u32* flags = reinterpret_cast<u32*>(empty + kNumStages);
 
         const u32 thread = threadIdx.x;
         if (thread == kNumMathThreads) {
@@ -123,7 +127,7 @@ struct Fp8Gemm {
 
         const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
         Scheduler scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
-        const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty, smem_staging};
+        const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty, smem_staging, flags};
         if (thread >= kNumMathThreads) {
             warpgroup_reg_dealloc<kProducerRegisters>();
             if (thread == kNumMathThreads) produce(p, scheduler, smem_parts, num_k_blocks);
@@ -147,6 +151,7 @@ struct Fp8Gemm {
         u64* full;
         u64* empty;
         u8* staging;
+        u32* flags;
     };
 
     // One thread: fills stage after stage with K blocks of the tiles this CTA computes, in the same order
@@ -304,7 +309,9 @@ struct Fp8Gemm {
                 }
             }
             iteration += num_blocks;
-            if (kOutputF32 || (kType == GemmType::Dense && p.num_splits > 1)) {
+            if (kType == GemmType::Dense && p.num_splits > 1) {
+                store_split(p, tile, smem.flags + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
+            } else if (kOutputF32) {
                 store_tile(p, tile, tile_row, lane, acc);
             } else {
                 store_tile_staged(p, tile, smem.staging + warpgroup * kWgmmaM * kStagingRowBytes, warpgroup,
@@ -361,9 +368,89 @@ struct Fp8Gemm {
         }
     }
 
-    // FP32 output (D = C + A·Bᵀ) and split-K partials: stores this thread's two rows straight from
-    // registers; rows past the valid count, padding rows of the contiguous layout and columns past N are
-    // left untouched.
+    // Split-K (dense): each warpgroup writes its 64 rows of this K range's FP32 partial sums, then counts
+    // itself in; the last of the tile's ranges to arrive adds all of them in range order (the same bits
+    // whichever CTA is last) and writes D, then resets the counter for the next launch.
+    __device__ static void store_split(const GemmParams& p, const Tile& tile, u32* last_flag, u32 warpgroup,
+                                       u32 wg_thread, const float* acc) {
+        const u32 lane = wg_thread % 32;
+        const u32 frag_row = warpgroup * kWgmmaM + wg_thread / 32 * 16 + lane / 4;
+        const u32 m_base = tile.m_block * kBlockM;
+        const u64 split_stride = static_cast<u64>(p.shape_m) * p.shape_n;
+#pragma unroll
+        for (u32 half = 0; half < 2; ++half) {
+            const u32 row = m_base + frag_row + 8 * half;
+            if (row >= p.shape_m) continue;
+            float* partial = p.workspace + tile.split * split_stride + static_cast<u64>(row) * p.shape_n;
+#pragma unroll
+            for (u32 j = 0; j < kBlockN / 8; ++j) {
+                const u32 col = tile.n_block * kBlockN + 8 * j + 2 * (lane % 4);
+                if (col < p.shape_n) store_global_f32x2(partial + col, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+            }
+        }
+        // Release: this warpgroup's partial is visible GPU-wide before its arrival is counted.
+        __threadfence();
+        const u32 barrier = 1 + warpgroup;
+        named_barrier_sync(barrier, kWarpgroupThreads);
+        const u32 num_n_blocks = ceil_div(p.shape_n, kBlockN);
+        i32* counter = p.tile_counters + (tile.m_block * num_n_blocks + tile.n_block) * kNumMathWarpgroups + warpgroup;
+        if (wg_thread == 0) *last_flag = atomicAdd(counter, 1) == static_cast<i32>(p.num_splits) - 1;
+        named_barrier_sync(barrier, kWarpgroupThreads);
+        if (!*last_flag) return;
+        __threadfence();  // acquire: every range's partial is read after its arrival
+
+        // Four columns a group (N % 8 == 0 keeps a group inside a row). A thread loads kBatch groups of one
+        // range together, so the tail costs a few L2 round trips, not one per group; kBatch bounds the
+        // registers (the accumulators are dead here, but the kernel is compiled for the largest tile).
+        constexpr u32 kGroupsPerRow = kBlockN / 4;
+        constexpr u32 kGroupsPerThread = kWgmmaM * kGroupsPerRow / kWarpgroupThreads;
+        constexpr u32 kBatch = kGroupsPerThread % 4 == 0 ? 4 : 2;
+        static_assert(kGroupsPerThread % kBatch == 0, "whole batches");
+        for (u32 first = 0; first < kGroupsPerThread; first += kBatch) {
+            float4 sum[kBatch];
+            u32 row[kBatch], col[kBatch];
+            const float* partial[kBatch];
+#pragma unroll
+            for (u32 i = 0; i < kBatch; ++i) {
+                const u32 g = wg_thread + (first + i) * kWarpgroupThreads;
+                row[i] = m_base + warpgroup * kWgmmaM + g / kGroupsPerRow;
+                col[i] = tile.n_block * kBlockN + g % kGroupsPerRow * 4;
+                const bool valid = row[i] < p.shape_m && col[i] < p.shape_n;
+                partial[i] = p.workspace + (valid ? static_cast<u64>(row[i]) * p.shape_n + col[i] : 0);
+                sum[i] = load_global_cg_f32x4(partial[i]);
+            }
+            for (u32 s = 1; s < p.num_splits; ++s) {
+#pragma unroll
+                for (u32 i = 0; i < kBatch; ++i) {
+                    const float4 v = load_global_cg_f32x4(partial[i] + s * split_stride);
+                    sum[i].x += v.x;
+                    sum[i].y += v.y;
+                    sum[i].z += v.z;
+                    sum[i].w += v.w;
+                }
+            }
+#pragma unroll
+            for (u32 i = 0; i < kBatch; ++i) {
+                if (row[i] >= p.shape_m || col[i] >= p.shape_n) continue;
+                if constexpr (kOutputF32) {
+                    const float* c = p.c + static_cast<u64>(row[i]) * p.ldc + col[i];
+                    float* d = static_cast<float*>(p.d) + static_cast<u64>(row[i]) * p.ldd + col[i];
+                    const float2 c01 = load_global_f32x2(c);
+                    const float2 c23 = load_global_f32x2(c + 2);
+                    store_global_f32x2(d, c01.x + sum[i].x, c01.y + sum[i].y);
+                    store_global_f32x2(d + 2, c23.x + sum[i].z, c23.y + sum[i].w);
+                } else {
+                    // D rows are only required to be 8-byte aligned: four BF16 values per store.
+                    u16* d = static_cast<u16*>(p.d) + static_cast<u64>(row[i]) * p.ldd + col[i];
+                    store_global_u32x2(d, pack_bf16x2(sum[i].x, sum[i].y), pack_bf16x2(sum[i].z, sum[i].w));
+                }
+            }
+        }
+        if (wg_thread == 0) *counter = 0;
+    }
+
+    // FP32 output (D = C + A·Bᵀ): stores this thread's two rows straight from registers; rows past the
+    // valid count, padding rows of the contiguous layout and columns past N are left untouched.
     __device__ static void store_tile(const GemmParams& p, const Tile& tile, u32 tile_row, u32 lane,
                                       const float* acc) {
         const u32 col_base = tile.n_block * kBlockN + 2 * (lane % 4);
@@ -377,16 +464,6 @@ struct Fp8Gemm {
             }
             if (!valid) continue;
             const u64 out_row = row_offset + row;
-            if (kType == GemmType::Dense && p.num_splits > 1) {
-                // One K range's partial sums, in FP32; SplitKReduce adds the ranges in a fixed order.
-                float* partial = p.workspace + (static_cast<u64>(tile.split) * p.shape_m + row) * p.shape_n;
-#pragma unroll
-                for (u32 j = 0; j < kBlockN / 8; ++j) {
-                    const u32 col = col_base + 8 * j;
-                    if (col < p.shape_n) store_global_f32x2(partial + col, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-                }
-                continue;
-            }
 #pragma unroll
             for (u32 j = 0; j < kBlockN / 8; ++j) {
                 const u32 col = col_base + 8 * j;

@@ -177,9 +177,10 @@ __device__ __forceinline__ void store_global_u32x2(void* ptr, u32 x, u32 y) {
     asm volatile("st.global.v2.b32 [%0], {%1, %2};" ::"l"(ptr), "r"(x), "r"(y) : "memory");
 }
 
-__device__ __forceinline__ float4 load_global_f32x4(const float* ptr) {
+// Cached in L2 only: data other CTAs wrote during this kernel (an L1 line could be stale).
+__device__ __forceinline__ float4 load_global_cg_f32x4(const float* ptr) {
     float4 v;
-    asm volatile("ld.global.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(ptr));
+    asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(ptr));
     return v;
 }
 
