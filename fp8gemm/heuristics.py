@@ -2,11 +2,12 @@
 
 Model (rates measured on the lent H100, see docs/performance.md). A persistent CTA takes work units in waves
 of `num_sms`; a unit is one block_m x block_n output tile over a K range (all of K, or 1/split_k of it
-for dense split-K). The kernel takes waves x (time of one unit), and a unit takes the larger of
+for dense split-K). The kernel takes waves x (time of one unit), but never less than reading every operand
+once from HBM, and a unit takes the larger of
   - its tensor-core work, 2·block_m·block_n·K_unit / (FLOPS_PER_SM · wgmma_efficiency(block_n)), and
   - its operand traffic out of L2, (block_m + block_n)·K_unit / L2_BYTES_PER_SM,
-with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds its reduction: REDUCE_FIXED_S
-plus the partials' traffic. Ties go to no split, then the larger tile.
+with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds its reduction: a fixed and a
+per-range cost (the last range to finish a tile reads every range's partials) plus the partials' traffic. Ties go to no split, the least modelled work, then the larger tile.
 
 2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads. Measured 2026-11-23 with the
 staged epilogue, block 128x128 with a cluster ran 2-7% faster on every M = 4096 shape (K from 512 to 16384)
@@ -45,10 +46,12 @@ TILE_OVERHEAD_K = 256
 # wgmma works through N in steps of 64: block_n = 144 and 160 cost what 192 does (measured 0.81x and 0.86x of
 # block_n = 128 per FLOP), 96 and 112 what 128 does (0.78x, 0.82x).
 WGMMA_N_STEP = 64
-# Split-K: the last K range to finish a tile adds every range's partial sums (in the same kernel): a fixed cost
-# for that serial tail, plus the partials written and read back.
+# Split-K: the last K range to finish a tile adds every range's partial sums (in the same kernel). Fitted to
+# sweeps of 64x{2112,4096}x7168, 128x2112x7168, 64x7168x16384 (2026-11-23): splitting pays only while the
+# unsplit tiles leave SMs idle, by 5-12%.
 SPLIT_K_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8)
-REDUCE_FIXED_S = 2e-6
+REDUCE_FIXED_S = 1e-6
+REDUCE_PER_SPLIT_S = 1e-6
 # Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
@@ -87,6 +90,10 @@ def choose_launch(
 ) -> tuple[GemmConfig, int]:
     """Best (config, split_k) for one problem. `m` is rows per group: M (dense), M_total (contiguous),
     expected_m (masked)."""
+    rows = m * (num_groups if gemm_type == GemmType.GROUPED_MASKED else 1)
+    weights = num_groups if gemm_type != GemmType.DENSE else 1
+    # No config beats reading every operand once from HBM: the floor that split-K cannot lower.
+    hbm_seconds = (rows * k + weights * n * k + rows * n * 2) / HBM_BYTES_PER_S
     best_key, best = None, None
     for block_m in BLOCK_M_CHOICES:
         if m <= 64 and block_m > 64:
@@ -99,10 +106,11 @@ def choose_launch(
             splits = SPLIT_K_CHOICES if gemm_type == GemmType.DENSE else (1,)
             for split_k in sorted({effective_splits(k, s) for s in splits}):
                 waves = _ceil_div(max(tiles * split_k, 1), num_sms)
-                cost = waves * _unit_seconds(block_m, block_n, _ceil_div(k, split_k))
+                work = waves * _unit_seconds(block_m, block_n, _ceil_div(k, split_k))
                 if split_k > 1:
-                    cost += REDUCE_FIXED_S + 2.0 * split_k * m * n * 4 / HBM_BYTES_PER_S
-                key = (round(cost, 12), split_k, -block_m * block_n, -block_n)
+                    work += REDUCE_FIXED_S + split_k * REDUCE_PER_SPLIT_S + 2.0 * split_k * m * n * 4 / HBM_BYTES_PER_S
+                # At the HBM floor the configs tie: no split (it cannot lower the floor), then the most slack.
+                key = (round(max(work, hbm_seconds), 12), split_k, round(work, 12), -block_m * block_n, -block_n)
                 if best_key is None or key < best_key:
                     best_key, best = key, (config, split_k)
     config, split_k = best
