@@ -12,8 +12,8 @@ Registered on `import fp8gemm`, namespace `fp8gemm`:
 
 The functions of this module keep the DeepGEMM-style signatures of the plain ones (`fp8gemm.fp8_gemm_nt(a, b,
 d)` with `a = (data, scales)`) and flatten the pairs, since a schema has no tuples; call them (or
-`torch.ops.fp8gemm.*`) in code that torch.compile traces: the plain functions read data pointers, which dynamo
-cannot trace, so calling them from a compiled region breaks the graph. The GEMMs write `d` in place and
+`torch.ops.fp8gemm.*`) in code that torch.compile traces. The plain GEMM functions read data pointers, which
+dynamo cannot trace, so while it traces they call these ops themselves. The GEMMs write `d` in place and
 declare it mutated (torch.compile functionalizes the call and writes the result back); `c` may be `d` itself.
 
 Dispatch by device:

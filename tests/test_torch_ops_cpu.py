@@ -16,6 +16,7 @@ import torch
 from torch._dynamo.testing import CompileCounterWithBackend
 from torch._subclasses.fake_tensor import FakeTensorMode
 
+import fp8gemm
 from fp8gemm import ops
 from fp8gemm.testing import (
     calc_diff,
@@ -316,3 +317,21 @@ def test_compiled_masked_decode_matches_eager_for_new_masked_m() -> None:
         masked_m = torch.tensor(counts, dtype=torch.int32)
         assert torch.equal(compiled(x, w, masked_m), _masked_decode(x, w, masked_m))
     assert counter.frame_count == 1  # masked_m is data: new counts reuse the graph
+
+
+def test_plain_functions_compile_fullgraph_through_the_ops() -> None:
+    # Under torch.compile the DeepGEMM-style functions route to the registered ops (no graph break).
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(96, 256, generator=g)
+    w = torch.randn(128, 256, generator=g)
+    a, b = fp8gemm.per_token_cast_to_fp8(x), fp8gemm.per_block_cast_to_fp8(w)
+
+    def run(a0, a1, b0, b1):
+        d = torch.full((96, 128), float("nan"), dtype=torch.bfloat16)
+        fp8gemm.fp8_gemm_nt((a0, a1), (b0, b1), d)
+        return d
+
+    compiled = torch.compile(run, fullgraph=True, backend="eager")(*a, *b)
+    expected = torch.full((96, 128), float("nan"), dtype=torch.bfloat16)
+    ops.fp8_gemm_nt(a, b, expected)
+    assert torch.equal(compiled, expected)

@@ -40,6 +40,11 @@ def fp8_gemm_nt(
 
     Requirements: N % 8 == 0, K % 16 == 0, A and B contiguous along K; M may be any value >= 0.
     """
+    if torch.compiler.is_compiling():
+        # Traced by torch.compile: data pointers cannot be traced, the registered op can (fp8gemm.ops).
+        (a_data, sfa), (b_data, sfb) = a, b
+        torch.ops.fp8gemm.fp8_gemm_nt.default(a_data, sfa, b_data, sfb, d, c)
+        return
     key = None if check else plan_key(a, b, (d,) if c is None else (d, c))
     plan = launch_plans.lookup(key) if key is not None else None
     if plan is not None:

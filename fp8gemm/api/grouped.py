@@ -65,6 +65,11 @@ def m_grouped_fp8_gemm_nt_contiguous(
         check: read m_indices and the scales back (a device sync) and raise if a value is out of range, a
             segment does not start on the alignment, or a scale is NaN/Inf; for debugging. Without it, tiles naming an invalid expert are skipped.
     """
+    if torch.compiler.is_compiling():
+        # Traced by torch.compile: data pointers cannot be traced, the registered op can (fp8gemm.ops).
+        (a_data, sfa), (b_data, sfb) = a, b
+        torch.ops.fp8gemm.m_grouped_fp8_gemm_nt_contiguous.default(a_data, sfa, b_data, sfb, d, m_indices)
+        return
     key = None if check else plan_key(a, b, (d, m_indices))
     plan = launch_plans.lookup(key) if key is not None else None
     if plan is not None:
@@ -162,6 +167,11 @@ def m_grouped_fp8_gemm_nt_masked(
         check: read masked_m and the scales back (a device sync) and raise if a count is outside [0, M_max]
             or a scale is NaN/Inf; for debugging.
     """
+    if torch.compiler.is_compiling():
+        # Traced by torch.compile: data pointers cannot be traced, the registered op can (fp8gemm.ops).
+        (a_data, sfa), (b_data, sfb) = a, b
+        torch.ops.fp8gemm.m_grouped_fp8_gemm_nt_masked.default(a_data, sfa, b_data, sfb, d, masked_m, expected_m)
+        return
     key = None if check else plan_key(a, b, (d, masked_m), (type(expected_m), expected_m))
     plan = launch_plans.lookup(key) if key is not None else None
     if plan is not None:
