@@ -3,7 +3,7 @@
     compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 python3 scripts/sanitize_cases.py
     compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py [filter ...]
 
-Each result is also checked against the float64 reference, so a variant that runs clean but computes the
+Dense single-CTA configs run a second time with split-K. Each result is also checked against the float64 reference, so a variant that runs clean but computes the
 wrong thing fails too. Optional arguments keep only configs whose name contains one of them.
 """
 
@@ -48,14 +48,18 @@ def run(config) -> float:
 def main(filters: list[str]) -> int:
     configs = [c for c in all_configs() if not filters or any(f in str(c) for f in filters)]
     bad = 0
-    for config in configs:
-        with forced_config(config):
+    # Dense single-CTA configs also run split-K (3 ranges of K's 3 blocks): the fused reduction's path.
+    runs = [(c, 1) for c in configs] + [
+        (c, 3) for c in configs if c.gemm_type == GemmType.DENSE and c.cluster_n == 1
+    ]
+    for config, split_k in runs:
+        with forced_config(config, split_k):
             diff = run(config)
         torch.cuda.synchronize()
         ok = diff < 1e-5
         bad += not ok
-        print(f"{config!s:45} diff={diff:.2e} {'ok' if ok else 'WRONG'}", flush=True)
-    print(f"{len(configs) - bad} passed, {bad} failed")
+        print(f"{config!s:45} split {split_k} diff={diff:.2e} {'ok' if ok else 'WRONG'}", flush=True)
+    print(f"{len(runs) - bad} passed, {bad} failed")
     return 1 if bad else 0
 
 
