@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from fp8gemm import get_mn_major_tma_aligned_tensor, per_block_cast_to_fp8, per_token_cast_to_fp8
-from fp8gemm.api.quant import AMAX_FLOOR, _check_gpu_size, reference_per_block_cast, reference_per_token_cast
+from fp8gemm.api.quant import AMAX_FLOOR, reference_per_block_cast, reference_per_token_cast
 from fp8gemm.testing import calc_diff, dequantize_a, dequantize_b
 
 BLOCK = 128
@@ -439,19 +439,6 @@ def test_non_contiguous_inputs_give_the_contiguous_result() -> None:
     q, s = per_block_cast_to_fp8(wt)
     q_ref, s_ref = per_block_cast_to_fp8(wt.contiguous())
     assert torch.equal(q.view(torch.uint8), q_ref.view(torch.uint8)) and torch.equal(s, s_ref)
-
-
-def test_gpu_size_limits_are_the_kernels_32_bit_indexing() -> None:
-    # Rows and K up to 2^31 (indexed in 32 bits, a block past the end); work items up to 2^31 - 1, since the
-    # persistent grid's CTAs step item + gridDim.x (gridDim.x <= items) in 32 bits. The grid itself no longer
-    # grows with the problem, so it needs no limit of its own.
-    _check_gpu_size("x", 2**31, 2**31, 2**31 - 1)
-    with pytest.raises(ValueError, match=r"^x is too large .* 2147483648 work items \(at most 2147483647\)"):
-        _check_gpu_size("x", 16, 16, 2**31)
-    with pytest.raises(ValueError, match=r"^w is too large .* 2147483649 rows of 16"):
-        _check_gpu_size("w", 2**31 + 1, 16, 1)
-    with pytest.raises(ValueError, match=r"^w is too large .* 16 rows of 2147483664"):
-        _check_gpu_size("w", 16, 2**31 + 16, 1)
 
 
 @pytest.mark.parametrize("shape", [(0, 256), (5, 0), (0, 0), (0, 3, 128), (2, 0, 16)])

@@ -21,9 +21,7 @@ import pytest
 import torch
 
 import fp8gemm
-from fp8gemm.api import quant as quant_api
 from fp8gemm.api.quant import reference_per_block_cast, reference_per_token_cast
-from fp8gemm.jit.quant_build import CAST_THREADS, all_cast_configs, resident_ctas
 from fp8gemm.testing import calc_diff, random_activations, random_weights, reference_gemm
 from fp8gemm.utils import get_tma_aligned_size, is_mn_major_tma_aligned
 
@@ -169,31 +167,6 @@ def test_per_block_grouped_matches_reference(g: int, n: int, k: int) -> None:
     w = random_weights(g, n, k) * torch.arange(1, g + 1, device="cuda").view(g, 1, 1)
     for ue8m0 in (False, True):
         _block_cast(w.to(torch.bfloat16), ue8m0)
-
-
-# ---------------------------------------------------------------------------------- persistent grid
-
-
-@pytest.mark.parametrize("resident", [1, 2, 3, 7, 64])
-def test_persistent_grid_of_any_size_matches_reference(
-    monkeypatch: pytest.MonkeyPatch, resident: int
-) -> None:
-    # Few CTAs, many items each: every CTA runs both halves of the per-token loop's two-buffer unrolling and
-    # ends after either, and the per-block loop refills its shared-memory buffer and reuses its amax slots.
-    monkeypatch.setattr(quant_api, "resident_ctas", lambda config, device_index: resident)
-    for dtype in DTYPES:
-        _token_cast(_wide_range(130, 992, dtype=dtype, seed=resident), resident % 2 == 1)
-        _token_cast(_wide_range(300, 2096, dtype=dtype, seed=resident + 1), False, "gemm")
-        _block_cast(_wide_range(300, 1040, dtype=dtype, seed=resident + 2), resident % 2 == 0)
-    _token_cast(_wide_range(4, 130, 1040, dtype=torch.bfloat16, seed=resident + 3), True, "gemm")
-    _block_cast(_wide_range(3, 200, 400, dtype=torch.float32, seed=resident + 4))
-
-
-def test_resident_ctas_hold_at_least_the_launch_bounds_minimum() -> None:
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
-    for config in all_cast_configs():
-        ctas = resident_ctas(config, 0)
-        assert sms * config.min_ctas_per_sm <= ctas <= sms * (2048 // CAST_THREADS), str(config)
 
 
 # -------------------------------------------------------------------------------------- special values

@@ -2,17 +2,13 @@
 generated source, launch geometry and parameter packing.
 
 Compiles with NVRTC when available (FP8GEMM_COMPILER may name another); skipped without any compiler.
-Occupancy model: an SM holds 65,536 registers, 2,048 threads and 228 KB of shared memory (1 KB of it
-reserved per CTA). The casts hide HBM latency with bytes in flight (64 B per thread per token item plus the
-next item's, 128-256 B per block plus the next block in shared memory), so they must keep enough CTAs
-resident: the kernels' __launch_bounds__ minimum, four 256-thread CTAs per SM (<= 64 registers a thread),
-three for the FP32 per-block cast that holds twice the data (<= 80 registers, 3 x 64 KB of shared memory).
-The grid is persistent: at most those resident CTAs, looping over the work items.
+Occupancy model: an SM holds 65,536 registers and 2,048 threads. The casts hide HBM latency with bytes in
+flight (64 B per thread per token, 128-256 B per block), so they must keep enough CTAs resident: four
+256-thread CTAs per SM (<= 64 registers a thread), two for the FP32 per-block cast that holds twice the data.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import struct
 from pathlib import Path
@@ -23,11 +19,9 @@ import torch
 from fp8gemm import envs
 from fp8gemm.jit import build, codegen, compiler, quant_build
 from fp8gemm.jit.compiler import CompileResult
-from fp8gemm.jit.launcher import driver
 from fp8gemm.jit.quant_build import (
     CAST_INPUTS,
     CAST_THREADS,
-    MAX_WORK_ITEMS,
     PER_TOKEN_ROWS_PER_CTA,
     CastConfig,
     CastKind,
@@ -35,15 +29,11 @@ from fp8gemm.jit.quant_build import (
     cast_source,
     pack_per_block_params,
     pack_per_token_params,
-    per_block_items,
-    per_token_items,
-    persistent_grid,
+    per_block_grid,
+    per_token_grid,
 )
 
 REGISTERS_PER_SM = 65536
-SMEM_PER_SM = 228 * 1024
-SMEM_RESERVED_PER_CTA = 1024
-STATIC_SMEM_SLACK = 1024  # the per-block cast's warp amaxes: 64 bytes
 AVAILABLE = [
     name for name, found in (("nvcc", compiler.find_nvcc()), ("nvrtc", compiler.nvrtc_available())) if found
 ]
@@ -56,7 +46,7 @@ CONFIGS = all_cast_configs()
 
 
 def _min_resident_ctas(config: CastConfig) -> int:
-    return 3 if config.kind is CastKind.PER_BLOCK and config.input_dtype == torch.float32 else 4
+    return 2 if config.kind is CastKind.PER_BLOCK and config.input_dtype == torch.float32 else 4
 
 
 # ---------------------------------------------------------------------------------------- compilation
@@ -70,10 +60,7 @@ def test_cast_variant_compiles_for_sm90a_without_spills(config: CastConfig) -> N
     assert (report.stack_frame_bytes, report.spill_store_bytes, report.spill_load_bytes) == (0, 0, 0), (
         result.log
     )
-    assert config.min_ctas_per_sm == _min_resident_ctas(config)
     assert report.registers * CAST_THREADS * _min_resident_ctas(config) <= REGISTERS_PER_SM, result.log
-    smem_per_cta = config.smem_bytes + STATIC_SMEM_SLACK + SMEM_RESERVED_PER_CTA
-    assert smem_per_cta * _min_resident_ctas(config) <= SMEM_PER_SM
     assert result.cubin[:4] == b"\x7fELF"
     assert config.entry_point.encode() in result.cubin
 
@@ -135,9 +122,6 @@ def test_generated_source_instantiates_exactly_the_config(config: CastConfig) ->
     assert (ue8m0 == "true") == config.use_ue8m0
     assert (gemm == "true") == config.gemm_layout if config.kind is CastKind.PER_TOKEN else gemm == ""
     assert len(re.findall(r'extern\s+"C"\s+__global__', source)) == 1
-    assert "__launch_bounds__(Kernel::kNumThreads, Kernel::kMinCtasPerSm)" in source
-    assert f"Kernel::kSmemBytes == {config.smem_bytes}u" in source
-    assert f"Kernel::kMinCtasPerSm == {config.min_ctas_per_sm}u" in source
     assert len(re.findall(rf"\b{config.entry_point}\s*\(", source)) == 1
 
 
@@ -172,78 +156,32 @@ def test_quant_header_is_hashed_into_every_cache_key() -> None:
 @pytest.mark.parametrize(
     "rows,k,dtype,expected",
     [
-        (4096, 7168, torch.bfloat16, 256 * 14),  # 16 rows x 4 blocks an item; 56 blocks
-        (4096, 7168, torch.float32, 256 * 28),  # 2 blocks an item
+        (4096, 7168, torch.bfloat16, 256 * 14),  # 16 rows x 4 blocks a CTA; 56 blocks
+        (4096, 7168, torch.float32, 256 * 28),  # 2 blocks a CTA
         (1, 16, torch.bfloat16, 1),
         (17, 640, torch.float16, 2 * 2),  # 5 blocks -> 2 groups of 4
         (0, 128, torch.bfloat16, 0),
         (8, 0, torch.bfloat16, 0),
     ],
 )
-def test_per_token_items_cover_every_row_and_block(
+def test_per_token_grid_covers_every_row_and_block(
     rows: int, k: int, dtype: torch.dtype, expected: int
 ) -> None:
     config = CastConfig(CastKind.PER_TOKEN, dtype, False)
     assert PER_TOKEN_ROWS_PER_CTA == 16
-    assert per_token_items(config, rows, k) == expected
+    assert per_token_grid(config, rows, k) == expected
 
 
-def test_per_block_items_are_the_blocks() -> None:
-    assert per_block_items(1, 7168, 2048) == 56 * 16
-    assert per_block_items(3, 200, 144) == 3 * 2 * 2
-    assert per_block_items(2, 0, 128) == 0
-
-
-def test_persistent_grid_is_capped_by_the_resident_ctas() -> None:
-    assert persistent_grid(3584, 132 * 4) == 528  # per token, [4096, 7168] BF16 on an H100
-    assert persistent_grid(100, 528) == 100  # small casts: one CTA per item
-    assert persistent_grid(0, 528) == 0
-    # The largest accepted cast: item + gridDim.x stays below 2^32 in the kernels' u32 loop.
-    assert MAX_WORK_ITEMS + persistent_grid(MAX_WORK_ITEMS, MAX_WORK_ITEMS) < 2**32
-
-
-def test_resident_ctas_asks_the_occupancy_once_per_variant_and_device(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    class FakeKernel:
-        def handle(self, device_index: int) -> str:
-            return f"kernel on {device_index}"
-
-    queries = []
-
-    class FakeDriver:
-        @staticmethod
-        def cuKernelGetFunction(handle: str) -> tuple:
-            return driver.CUresult.CUDA_SUCCESS, f"function of {handle}"
-
-        @staticmethod
-        def cuOccupancyMaxActiveBlocksPerMultiprocessor(function: str, threads: int, smem: int) -> tuple:
-            queries.append((function, threads, smem))
-            return driver.CUresult.CUDA_SUCCESS, 3 if smem else 5
-
-    class FakeProperties:
-        multi_processor_count = 132
-
-    monkeypatch.setattr(quant_build, "_resident", {})
-    monkeypatch.setattr(quant_build, "get_cast_kernel", lambda config: FakeKernel())
-    monkeypatch.setattr(quant_build, "driver", FakeDriver)
-    monkeypatch.setattr(quant_build.torch.cuda, "device", lambda index: contextlib.nullcontext())
-    monkeypatch.setattr(quant_build.torch.cuda, "get_device_properties", lambda index: FakeProperties)
-    token = CastConfig(CastKind.PER_TOKEN, torch.bfloat16, False)
-    block = CastConfig(CastKind.PER_BLOCK, torch.float32, False)
-    assert quant_build.resident_ctas(token, 0) == 132 * 5
-    assert quant_build.resident_ctas(token, 0) == 132 * 5
-    assert quant_build.resident_ctas(block, 1) == 132 * 3
-    assert queries == [
-        ("function of kernel on 0", CAST_THREADS, 0),
-        ("function of kernel on 1", CAST_THREADS, 64 * 1024),
-    ]
+def test_per_block_grid_is_one_cta_per_block() -> None:
+    assert per_block_grid(1, 7168, 2048) == 56 * 16
+    assert per_block_grid(3, 200, 144) == 3 * 2 * 2
+    assert per_block_grid(2, 0, 128) == 0
 
 
 def test_params_pack_the_kernel_structs() -> None:
     token = pack_per_token_params(0x1000, 0x2000, 0x3000, rows=7, k=160, m=5, m_pad=8)
     assert len(token) == 40  # static_assert(sizeof(PerTokenCastParams) == 40)
     assert struct.unpack("<QQQIIII", token.raw) == (0x1000, 0x2000, 0x3000, 7, 160, 5, 8)
-    block = pack_per_block_params(0x1000, 0x2000, 0x3000, n=200, k=144, groups=3)
-    assert len(block) == 40  # static_assert(sizeof(PerBlockCastParams) == 40)
-    assert struct.unpack("<QQQIII4x", block.raw) == (0x1000, 0x2000, 0x3000, 200, 144, 3)
+    block = pack_per_block_params(0x1000, 0x2000, 0x3000, n=200, k=144)
+    assert len(block) == 32  # static_assert(sizeof(PerBlockCastParams) == 32)
+    assert struct.unpack("<QQQII", block.raw) == (0x1000, 0x2000, 0x3000, 200, 144)

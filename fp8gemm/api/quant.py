@@ -32,16 +32,14 @@ import torch
 from ..config import BLOCK_K, SCALE_BLOCK
 from ..jit.quant_build import (
     MAX_DIM,
-    MAX_WORK_ITEMS,
+    MAX_GRID,
     CastConfig,
     CastKind,
     get_cast_kernel,
     pack_per_block_params,
     pack_per_token_params,
-    per_block_items,
-    per_token_items,
-    persistent_grid,
-    resident_ctas,
+    per_block_grid,
+    per_token_grid,
 )
 from ..utils import ceil_div, get_mn_major_tma_aligned_tensor, get_tma_aligned_size
 from . import validation as v
@@ -117,13 +115,11 @@ def _check_input(name: str, x: object) -> torch.Tensor:
     return x
 
 
-def _check_gpu_size(name: str, rows: int, k: int, items: int) -> None:
-    """The kernels' 32-bit indexing: rows and columns up to MAX_DIM, work items (which the persistent grid's
-    CTAs count in 32 bits) up to MAX_WORK_ITEMS. The grid itself is at most the resident CTAs."""
-    if rows > MAX_DIM or k > MAX_DIM or items > MAX_WORK_ITEMS:
+def _check_gpu_size(name: str, rows: int, k: int, grid: int) -> None:
+    if rows > MAX_DIM or k > MAX_DIM or grid > MAX_GRID:
         raise ValueError(
             f"{name} is too large for the cast kernels: {rows} rows of {k} (each at most {MAX_DIM}), "
-            f"{items} work items (at most {MAX_WORK_ITEMS})"
+            f"{grid} CTAs (at most {MAX_GRID})"
         )
 
 
@@ -152,8 +148,8 @@ def per_token_cast_to_fp8(
     kb = ceil_div(k, BLOCK_K)
     config = CastConfig(CastKind.PER_TOKEN, x.dtype, bool(use_ue8m0), out_layout == "gemm")
     rows = groups * m
-    items = per_token_items(config, rows, k)
-    _check_gpu_size("x", rows, k, items)
+    grid = per_token_grid(config, rows, k)
+    _check_gpu_size("x", rows, k, grid)
     v.check_hopper(x.device)
     q = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
     m_pad = get_tma_aligned_size(m, 4)
@@ -163,9 +159,9 @@ def per_token_cast_to_fp8(
         s = s if lead else s.squeeze(0)
     else:
         s = torch.empty((*lead, m, kb), dtype=torch.float32, device=x.device)
-    if items:
+    if grid:
         params = pack_per_token_params(x.data_ptr(), q.data_ptr(), s.data_ptr(), rows, k, m, m_pad)
-        _launch(config, items, params, x.device)
+        _launch(config, grid, params, x.device)
     return q, s
 
 
@@ -182,22 +178,18 @@ def per_block_cast_to_fp8(w: torch.Tensor, use_ue8m0: bool = False) -> tuple[tor
     *lead, n, k = w.shape
     groups = lead[0] if lead else 1
     config = CastConfig(CastKind.PER_BLOCK, w.dtype, bool(use_ue8m0))
-    items = per_block_items(groups, n, k)
-    _check_gpu_size("w", n, k, items)
+    grid = per_block_grid(groups, n, k)
+    _check_gpu_size("w", n, k, grid)
     v.check_hopper(w.device)
     q = torch.empty(w.shape, dtype=torch.float8_e4m3fn, device=w.device)
     s = torch.empty(
         (*lead, ceil_div(n, SCALE_BLOCK), ceil_div(k, BLOCK_K)), dtype=torch.float32, device=w.device
     )
-    if items:
-        params = pack_per_block_params(w.data_ptr(), q.data_ptr(), s.data_ptr(), n, k, groups)
-        _launch(config, items, params, w.device)
+    if grid:
+        _launch(config, grid, pack_per_block_params(w.data_ptr(), q.data_ptr(), s.data_ptr(), n, k), w.device)
     return q, s
 
 
-def _launch(config: CastConfig, items: int, params: ctypes.Array, device: torch.device) -> None:
-    """Launches the persistent grid: one CTA per work item up to the CTAs the GPU holds at once, which then
-    loop over the rest (kernels/quant.cuh)."""
+def _launch(config: CastConfig, grid: int, params: ctypes.Array, device: torch.device) -> None:
     kernel = get_cast_kernel(config)
-    grid = persistent_grid(items, resident_ctas(config, device.index))
     kernel.launch(device.index, grid, params, torch.cuda.current_stream(device).cuda_stream)

@@ -3,9 +3,6 @@
 Same pipeline as the GEMMs (jit/build.py): an in-process dict, then the disk cache, then the compiler. The
 generated source instantiates one `PerTokenCast` or `PerBlockCast` behind a fixed extern "C" entry point;
 its static_asserts fail the compile if the launch geometry mirrored here drifts from the kernel's.
-
-The grid is persistent: `resident_ctas` (SMs x CTAs of the kernel one SM holds, queried from the driver
-once per device) CTAs at most, each looping over work items (`per_token_items`, `per_block_items`).
 """
 
 from __future__ import annotations
@@ -17,13 +14,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 import torch
-from cuda.bindings import driver
 
 from ..config import BLOCK_K, SCALE_BLOCK
 from ..utils import ceil_div
 from .build import compile_source
 from .compiler import CompileResult
-from .launcher import LoadedKernel, check
+from .launcher import LoadedKernel
 
 PER_TOKEN_ENTRY_POINT = "fp8gemm_per_token_cast"
 PER_BLOCK_ENTRY_POINT = "fp8gemm_per_block_cast"
@@ -33,19 +29,14 @@ CAST_INPUTS = {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32
 
 CAST_THREADS = 256
 CAST_LANES_PER_BLOCK = 16  # lanes sharing one 128-column block row (8 elements each)
-PER_TOKEN_ROWS_PER_CTA = CAST_THREADS // CAST_LANES_PER_BLOCK  # rows of one per-token work item
-CAST_VEC = SCALE_BLOCK // CAST_LANES_PER_BLOCK  # consecutive elements a thread moves per block row
-PER_BLOCK_ROWS_PER_THREAD = SCALE_BLOCK // (CAST_THREADS // CAST_LANES_PER_BLOCK)  # of a 128x128 block
-# The kernels count work items in 32 bits and step by gridDim.x <= items, so item + gridDim.x < 2^32 needs
-# items < 2^31; they index rows and columns in 32 bits, a block past the end, so rows and K are <= 2^31.
-# The grid itself stays within the resident CTAs (a few hundred), whatever the problem size.
-MAX_WORK_ITEMS = 2**31 - 1
+PER_TOKEN_ROWS_PER_CTA = CAST_THREADS // CAST_LANES_PER_BLOCK
+# The grid is 1-D (gridDim.x < 2^31); the kernels index rows and columns in 32 bits, a block past the end.
+MAX_GRID = 2**31 - 1
 MAX_DIM = 2**31
 
-# PerTokenCastParams / PerBlockCastParams in kernels/quant.cuh: three pointers, then u32 fields (the per-block
-# struct padded to 8 bytes).
+# PerTokenCastParams / PerBlockCastParams in kernels/quant.cuh: three pointers, then u32 fields.
 _PER_TOKEN_PARAMS = struct.Struct("<QQQIIII")
-_PER_BLOCK_PARAMS = struct.Struct("<QQQIII4x")
+_PER_BLOCK_PARAMS = struct.Struct("<QQQII")
 
 
 class CastKind(Enum):
@@ -75,21 +66,6 @@ class CastConfig:
         """Per token: 128-column blocks a thread handles (PerTokenCast::kBlocksPerThread): 64 bytes of input
         in flight per thread whatever the input width."""
         return 2 if self.input_dtype == torch.float32 else 4
-
-    @property
-    def smem_bytes(self) -> int:
-        """Dynamic shared memory (`kSmemBytes`): per block, the next 128x128 block's input, prefetched with
-        cp.async (32 KB for 16-bit inputs, 64 KB for FP32); per token none."""
-        if self.kind is CastKind.PER_TOKEN:
-            return 0
-        elem_bytes = 4 if self.input_dtype == torch.float32 else 2
-        return PER_BLOCK_ROWS_PER_THREAD * CAST_THREADS * CAST_VEC * elem_bytes
-
-    @property
-    def min_ctas_per_sm(self) -> int:
-        """The kernel's `__launch_bounds__` minimum (`kMinCtasPerSm`): register budget 65,536 / (256 x this)
-        a thread, so 64 registers at 4 and 80 at 3 (the FP32 per-block cast, whose data alone takes 64)."""
-        return 3 if self.kind is CastKind.PER_BLOCK and self.input_dtype == torch.float32 else 4
 
     @property
     def entry_point(self) -> str:
@@ -134,18 +110,13 @@ def cast_source(config: CastConfig) -> str:
     else:
         instance = f"fp8gemm::PerBlockCast<{cast_input}, {_cpp_bool(config.use_ue8m0)}>"
         params = "PerBlockCastParams"
-        checks = (
-            f'static_assert(fp8gemm::kCastBlock == {SCALE_BLOCK}u, "grid model out of sync");\n'
-            f'static_assert(Kernel::kRowsPerThread == {PER_BLOCK_ROWS_PER_THREAD}u, "grid model out of sync");\n'
-        )
+        checks = f'static_assert(fp8gemm::kCastBlock == {SCALE_BLOCK}u, "grid model out of sync");\n'
     return (
         '#include "quant.cuh"\n\n'
         f"using Kernel = {instance};\n"
         f'static_assert(Kernel::kNumThreads == {CAST_THREADS}u, "thread model out of sync");\n'
-        f'static_assert(Kernel::kSmemBytes == {config.smem_bytes}u, "shared memory model out of sync");\n'
-        f'static_assert(Kernel::kMinCtasPerSm == {config.min_ctas_per_sm}u, "occupancy model out of sync");\n'
         f"{checks}\n"
-        f'extern "C" __global__ void __launch_bounds__(Kernel::kNumThreads, Kernel::kMinCtasPerSm)\n'
+        f'extern "C" __global__ void __launch_bounds__(Kernel::kNumThreads)\n'
         f"{config.entry_point}(const __grid_constant__ fp8gemm::{params} params) {{\n"
         "    Kernel::run(params);\n"
         "}\n"
@@ -169,51 +140,20 @@ def get_cast_kernel(config: CastConfig) -> LoadedKernel:
             if kernel is None:
                 result = compile_cast(config)
                 kernel = LoadedKernel(
-                    cubin=result.cubin,
-                    entry_point=config.entry_point,
-                    smem_bytes=config.smem_bytes,
-                    num_threads=CAST_THREADS,
+                    cubin=result.cubin, entry_point=config.entry_point, smem_bytes=0, num_threads=CAST_THREADS
                 )
                 _loaded[config] = kernel
     return kernel
 
 
-_resident: dict[tuple[CastConfig, int], int] = {}
-
-
-def resident_ctas(config: CastConfig, device_index: int) -> int:
-    """CTAs of `config`'s kernel that run at once on the device: its SM count times the CTAs one SM holds
-    given the kernel's registers, threads and shared memory (cuOccupancyMaxActiveBlocksPerMultiprocessor,
-    asked once per variant and device). The persistent grid is never larger."""
-    key = (config, device_index)
-    ctas = _resident.get(key)
-    if ctas is None:
-        kernel = get_cast_kernel(config)
-        handle = kernel.handle(device_index)  # also raises the dynamic shared memory limit on this device
-        with torch.cuda.device(device_index):
-            function = check(driver.cuKernelGetFunction(handle), "cuKernelGetFunction")
-            per_sm = check(
-                driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(function, CAST_THREADS, config.smem_bytes),
-                "cuOccupancyMaxActiveBlocksPerMultiprocessor",
-            )
-        sms = torch.cuda.get_device_properties(device_index).multi_processor_count
-        ctas = _resident[key] = max(1, int(per_sm)) * sms
-    return ctas
-
-
-def persistent_grid(items: int, resident: int) -> int:
-    """CTAs to launch for `items` work items: one per item up to the resident CTAs, which then loop."""
-    return min(items, resident)
-
-
-def per_token_items(config: CastConfig, rows: int, k: int) -> int:
-    """Work items of a per-token cast: row groups of 16 times column-block groups (PerTokenCast's split)."""
+def per_token_grid(config: CastConfig, rows: int, k: int) -> int:
+    """CTAs of a per-token cast: row groups times column-block groups (PerTokenCast::run's split)."""
     kb_groups = ceil_div(ceil_div(k, BLOCK_K), config.blocks_per_thread)
     return ceil_div(rows, PER_TOKEN_ROWS_PER_CTA) * kb_groups
 
 
-def per_block_items(groups: int, n: int, k: int) -> int:
-    """Work items of a per-block cast: its 128x128 blocks (item i writes scale i)."""
+def per_block_grid(groups: int, n: int, k: int) -> int:
+    """CTAs of a per-block cast: one per 128x128 block."""
     return groups * ceil_div(n, SCALE_BLOCK) * ceil_div(k, BLOCK_K)
 
 
@@ -224,8 +164,8 @@ def pack_per_token_params(x: int, q: int, s: int, rows: int, k: int, m: int, m_p
     return params
 
 
-def pack_per_block_params(w: int, q: int, s: int, n: int, k: int, groups: int) -> ctypes.Array:
+def pack_per_block_params(w: int, q: int, s: int, n: int, k: int) -> ctypes.Array:
     """The bytes of one `fp8gemm::PerBlockCastParams`."""
     params = ctypes.create_string_buffer(_PER_BLOCK_PARAMS.size)
-    _PER_BLOCK_PARAMS.pack_into(params, 0, w, q, s, n, k, groups)
+    _PER_BLOCK_PARAMS.pack_into(params, 0, w, q, s, n, k)
     return params

@@ -9,12 +9,10 @@
 //
 // Both are memory bound (2 bytes in, 1 out per element): every thread moves 8 consecutive elements of one
 // 128-column block (one 16-byte load of BF16/FP16, two of FP32), 16 lanes cover a block row, and each
-// thread issues all the loads of a work item before using any, so a CTA keeps 16-64 KB in flight, and the
-// next item's on top while it converts the current one (persistent grid, below).
+// thread issues all its loads before using any, so a CTA keeps 16-32 KB in flight.
 //
 // Requirements checked by the host: K % 16 == 0 (so the 8-element groups never straddle K, and each
-// thread's 8 output bytes are 8-byte aligned), input and outputs contiguous and 16-byte aligned, rows and K
-// at most 2^31 and fewer than 2^31 work items (32-bit indices, see the persistent grid below).
+// thread's 8 output bytes are 8-byte aligned), input and outputs contiguous and 16-byte aligned.
 #pragma once
 
 #include "common/ptx.cuh"
@@ -52,9 +50,8 @@ struct PerBlockCastParams {
     float* s;       // [groups, ceil(n/128), ceil(k/128)]
     u32 n;
     u32 k;
-    u32 groups;
 };
-static_assert(sizeof(PerBlockCastParams) == 40, "host mirrors this layout");
+static_assert(sizeof(PerBlockCastParams) == 32, "host mirrors this layout");
 static_assert(__builtin_offsetof(PerBlockCastParams, n) == 24, "host mirrors this layout");
 
 // Read-only path, not kept in L1: every input byte is read exactly once.
@@ -188,77 +185,54 @@ __device__ __forceinline__ void quantize8(const float (&f)[kCastVec], float s, u
     hi = pack_e4m3x4(q[4], q[5], q[6], q[7]);
 }
 
-// Both casts run a persistent grid: the host launches min(items, resident) CTAs, resident being the SM count
-// times the CTAs of the kernel one SM holds (its registers, threads and shared memory, asked of the driver),
-// and CTA b takes work items b, b + gridDim.x, b + 2 gridDim.x, ... Every CTA starts at once and stays until
-// the cast is done, with no CTA launch per item, and issues the loads of its next item before converting and
-// storing the current one, so its loads stay in flight across items. (The last round, items % gridDim.x
-// items, still leaves the other CTAs idle for about one item's time.) The work distribution is all that
-// differs from one CTA per item: every element goes through the same math. The host keeps items < 2^31 and gridDim.x <= items, so no item index
-// or item + gridDim.x wraps in 32 bits; the grid no longer grows with the problem.
-
-// Per-token cast. A work item is kRowsPerCta rows x kBlocksPerThread column blocks: half-warp r handles row
+// Per-token cast. A CTA covers kRowsPerCta rows x kBlocksPerThread column blocks: half-warp r handles row
 // r, each lane 8 columns of every block, and a block's amax is reduced across its 16 lanes with shuffles.
-// Item i covers row group i / kb_groups and column-block group i % kb_groups. Two register buffers alternate:
-// the next item's loads go into one while the other's item is converted.
+// The grid is 1-D: CTA i takes row group i / kb_groups and column-block group i % kb_groups.
 template <CastInput kIn, bool kUe8m0, bool kGemmLayout>
 struct PerTokenCast {
     static constexpr u32 kNumThreads = 256;
     static constexpr u32 kRowsPerCta = kNumThreads / kCastLanes;
-    // 64 bytes of input a thread per item, so 64-128 bytes in flight with the next item's.
+    // 64 bytes of input in flight per thread.
     static constexpr u32 kBlocksPerThread = kIn == CastInput::F32 ? 2 : 4;
-    static constexpr u32 kSmemBytes = 0;
-    // __launch_bounds__ minimum: at most 64 registers a thread (two buffers of 16 plus the math).
-    static constexpr u32 kMinCtasPerSm = 4;
     using Vec = CastVec<kIn>;
-    using Buffer = Vec[kBlocksPerThread];
 
-    // This thread's row and first column block in `item`; `ok` is false past the last row or item (an item
-    // past the last one may give a row index that wrapped, so it is tested on its own).
-    struct Coords {
-        u32 row;
-        u32 first_kb;
-        bool ok;
-    };
-
-    __device__ static Coords coords(const PerTokenCastParams& p, u32 item, u32 items, u32 kb_groups) {
-        const u32 row = item / kb_groups * kRowsPerCta + threadIdx.x / kCastLanes;
-        return {row, item % kb_groups * kBlocksPerThread, item < items && row < p.rows};
-    }
-
-    __device__ static void load(const PerTokenCastParams& p, const Coords& c, Buffer& v) {
+    __device__ static void run(const PerTokenCastParams& p) {
+        const u32 k_blocks = ceil_div(p.k, kCastBlock);
+        const u32 kb_groups = ceil_div(k_blocks, kBlocksPerThread);
         const u32 lane = threadIdx.x % kCastLanes;
-        const u8* x = static_cast<const u8*>(p.x) + static_cast<u64>(c.row) * p.k * Vec::kElemBytes;
+        const u32 row = blockIdx.x / kb_groups * kRowsPerCta + threadIdx.x / kCastLanes;
+        const u32 first_kb = blockIdx.x % kb_groups * kBlocksPerThread;
+        const bool row_ok = row < p.rows;
+        const u64 row_offset = static_cast<u64>(row) * p.k;
+        const u8* x = static_cast<const u8*>(p.x) + row_offset * Vec::kElemBytes;
+
+        Vec v[kBlocksPerThread];
 #pragma unroll
         for (u32 i = 0; i < kBlocksPerThread; ++i) {
-            const u32 col = (c.first_kb + i) * kCastBlock + lane * kCastVec;
+            const u32 col = (first_kb + i) * kCastBlock + lane * kCastVec;
             // Columns past K read as zero, as the reference pads with zeros before its amax.
-            if (c.ok && col < p.k) {
+            if (row_ok && col < p.k) {
                 v[i].load(x + static_cast<u64>(col) * Vec::kElemBytes);
             } else {
                 v[i].zero();
             }
         }
-    }
 
-    __device__ static void convert(const PerTokenCastParams& p, const Coords& c, u32 k_blocks, const Buffer& v) {
-        const u32 lane = threadIdx.x % kCastLanes;
-        const u64 row_offset = static_cast<u64>(c.row) * p.k;
         float* s_row;
         u32 s_stride;
         if constexpr (kGemmLayout) {
             // MN-major per group: scale (g, m, kb) at g * k_blocks * m_pad + kb * m_pad + m.
-            const u32 group = c.row / p.m;
-            s_row = p.s + static_cast<u64>(group) * k_blocks * p.m_pad + (c.row - group * p.m);
+            const u32 group = row / p.m;
+            s_row = p.s + static_cast<u64>(group) * k_blocks * p.m_pad + (row - group * p.m);
             s_stride = p.m_pad;
         } else {
-            s_row = p.s + static_cast<u64>(c.row) * k_blocks;
+            s_row = p.s + static_cast<u64>(row) * k_blocks;
             s_stride = 1;
         }
 
 #pragma unroll
         for (u32 i = 0; i < kBlocksPerThread; ++i) {
-            const u32 kb = c.first_kb + i;
+            const u32 kb = first_kb + i;
             const u32 col = kb * kCastBlock + lane * kCastVec;
             float f[kCastVec];
             v[i].to_float(f);
@@ -269,7 +243,7 @@ struct PerTokenCast {
                 amax = umax(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
             }
             const float s = scale_from_amax_bits<kUe8m0>(amax);
-            if (c.ok && col < p.k) {
+            if (row_ok && col < p.k) {
                 u32 lo, hi;
                 quantize8<kUe8m0>(f, s, lo, hi);
                 store_global_u32x2(p.q + row_offset + col, lo, hi);
@@ -277,56 +251,10 @@ struct PerTokenCast {
             }
         }
     }
-
-    __device__ static void run(const PerTokenCastParams& p) {
-        const u32 k_blocks = ceil_div(p.k, kCastBlock);
-        const u32 kb_groups = ceil_div(k_blocks, kBlocksPerThread);
-        const u32 items = ceil_div(p.rows, kRowsPerCta) * kb_groups;
-
-        // Unrolled by two so that the buffers swap roles without register copies (a copy would wait for the
-        // loads in flight). The loop bounds depend on blockIdx and gridDim only, so whole warps run the
-        // shuffles together.
-        Buffer a, b;
-        u32 item = blockIdx.x;
-        Coords cur = coords(p, item, items, kb_groups);
-        load(p, cur, a);
-        for (;;) {
-            u32 next = item + gridDim.x;
-            Coords nxt = coords(p, next, items, kb_groups);
-            load(p, nxt, b);  // all zeros, no access, past the last item
-            convert(p, cur, k_blocks, a);
-            if (next >= items) break;
-
-            item = next + gridDim.x;
-            cur = coords(p, item, items, kb_groups);
-            load(p, cur, a);
-            convert(p, nxt, k_blocks, b);
-            if (item >= items) break;
-        }
-    }
 };
 
-// 16 bytes global -> shared, cached in L2 only (every input byte is read once), completing asynchronously.
-__device__ __forceinline__ void cp_async_16(void* smem_dst, const void* src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_u32(smem_dst)), "l"(src) : "memory");
-}
-
-// Waits for all of this thread's cp.async copies; their bytes are then visible to this thread.
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
-
-__device__ __forceinline__ void load_shared_v4(const void* ptr, u32& a, u32& b, u32& c, u32& d) {
-    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(a), "=r"(b), "=r"(c), "=r"(d)
-                 : "r"(smem_u32(ptr))
-                 : "memory");
-}
-
-// Per-block cast: a work item is one 128x128 block. Thread t owns 8 columns (lane t % 16) of rows t / 16 + 16 j,
+// Per-block cast: one CTA per 128x128 block. Thread t owns 8 columns (lane t % 16) of rows t / 16 + 16 j,
 // j < 8, held in registers between the block-wide amax and the quantization, so the block is read once.
-// A second register copy of the next block would halve the CTAs an SM holds, so the next block is copied
-// into shared memory instead (cp.async, kSmemBytes): each thread copies its own 16-byte chunks and later
-// reads back only those, so only its own copies need to have landed (cp.async.wait_all), and the
-// __syncthreads of each item orders every thread's reads of the buffer before the copies that refill it.
 template <CastInput kIn, bool kUe8m0>
 struct PerBlockCast {
     static constexpr u32 kNumThreads = 256;
@@ -334,124 +262,60 @@ struct PerBlockCast {
     static constexpr u32 kRowStep = kNumThreads / kCastLanes;
     static constexpr u32 kRowsPerThread = kCastBlock / kRowStep;
     using Vec = CastVec<kIn>;
-    static constexpr u32 kChunks = Vec::kWords / 4;  // 16-byte chunks of one thread's 8 elements of a row
-    // Thread t's chunk c of row j at ((j * kChunks + c) * kNumThreads + t) * 16: a warp's accesses are 512
-    // consecutive bytes, free of bank conflicts. 32 KB for BF16 and FP16, 64 KB for FP32.
-    static constexpr u32 kSmemBytes = kRowsPerThread * kChunks * kNumThreads * 16;
-    // __launch_bounds__ minimum: 64 registers a thread for 32 of data (BF16, FP16), 80 for FP32's 64, whose
-    // three CTAs also fit 3 x 64 KB of shared memory. Left to itself the compiler takes 96 for FP32.
-    static constexpr u32 kMinCtasPerSm = kIn == CastInput::F32 ? 3 : 4;
 
-    // Where this thread's part of an item lies: the element offset of its first row's 8 columns (rows
-    // follow kRowStep * k apart) and bit j set where row j lies inside the input (row < n, column < k) of an
-    // item that exists. The item index is also the index of the block's scale.
-    struct Coords {
-        u64 base;
-        u32 rows_ok;
-    };
-
-    __device__ static Coords coords(const PerBlockCastParams& p, u32 item, u32 items, u32 n_blocks, u32 k_blocks) {
-        const u32 kb = item % k_blocks;
-        const u32 nb = item / k_blocks % n_blocks;
-        const u32 group = item / k_blocks / n_blocks;
+    __device__ static void run(const PerBlockCastParams& p) {
+        __shared__ u32 warp_amax[kNumWarps];
+        const u32 n_blocks = ceil_div(p.n, kCastBlock);
+        const u32 k_blocks = ceil_div(p.k, kCastBlock);
+        const u32 kb = blockIdx.x % k_blocks;
+        const u32 nb = blockIdx.x / k_blocks % n_blocks;
+        const u32 group = blockIdx.x / k_blocks / n_blocks;
+        const u32 lane = threadIdx.x % kCastLanes;
         const u32 first_row = nb * kCastBlock + threadIdx.x / kCastLanes;
-        const u32 col = kb * kCastBlock + threadIdx.x % kCastLanes * kCastVec;
-        Coords c;
-        c.base = (static_cast<u64>(group) * p.n + first_row) * p.k + col;
-        c.rows_ok = 0;
-        if (item < items && col < p.k) {
-#pragma unroll
-            for (u32 j = 0; j < kRowsPerThread; ++j) c.rows_ok |= (first_row + j * kRowStep < p.n ? 1u : 0u) << j;
-        }
-        return c;
-    }
+        const u32 col = kb * kCastBlock + lane * kCastVec;
+        const u64 group_offset = static_cast<u64>(group) * p.n * p.k;
 
-    __device__ static u64 offset(const PerBlockCastParams& p, const Coords& c, u32 j) {
-        return c.base + static_cast<u64>(j * kRowStep) * p.k;
-    }
-
-    __device__ static u8* chunk(u8* smem, u32 j, u32 c) {
-        return smem + ((j * kChunks + c) * kNumThreads + threadIdx.x) * 16;
-    }
-
-    // Starts copying this thread's part of the item into shared memory; nothing past the last item.
-    __device__ static void prefetch(const PerBlockCastParams& p, const Coords& c, u8* smem) {
+        Vec v[kRowsPerThread];
 #pragma unroll
         for (u32 j = 0; j < kRowsPerThread; ++j) {
-            if (c.rows_ok >> j & 1u) {
-                const u8* src = static_cast<const u8*>(p.w) + offset(p, c, j) * Vec::kElemBytes;
-#pragma unroll
-                for (u32 i = 0; i < kChunks; ++i) cp_async_16(chunk(smem, j, i), src + i * 16);
-            }
-        }
-    }
-
-    // Waits for the prefetch of the item and moves it into registers; rows and columns past the end read as
-    // zero, as the reference pads with zeros before its amax.
-    __device__ static void fetch(const PerBlockCastParams& p, const Coords& c, u8* smem, Vec (&v)[kRowsPerThread]) {
-        cp_async_wait_all();
-#pragma unroll
-        for (u32 j = 0; j < kRowsPerThread; ++j) {
-            if (c.rows_ok >> j & 1u) {
-#pragma unroll
-                for (u32 i = 0; i < kChunks; ++i) {
-                    load_shared_v4(chunk(smem, j, i), v[j].w[4 * i], v[j].w[4 * i + 1], v[j].w[4 * i + 2],
-                                   v[j].w[4 * i + 3]);
-                }
+            const u32 row = first_row + j * kRowStep;
+            if (row < p.n && col < p.k) {
+                const u64 offset = group_offset + static_cast<u64>(row) * p.k + col;
+                v[j].load(static_cast<const u8*>(p.w) + offset * Vec::kElemBytes);
             } else {
                 v[j].zero();
             }
         }
-    }
 
-    __device__ static void run(const PerBlockCastParams& p) {
-        extern __shared__ __align__(16) u8 smem[];
-        // Double-buffered by item parity: a warp may write the next item's amax while a slower one still
-        // reads this item's; the one __syncthreads per item then suffices.
-        __shared__ u32 warp_amax[2][kNumWarps];
-        const u32 n_blocks = ceil_div(p.n, kCastBlock);
-        const u32 k_blocks = ceil_div(p.k, kCastBlock);
-        const u32 items = p.groups * n_blocks * k_blocks;
-
-        u32 item = blockIdx.x;
-        prefetch(p, coords(p, item, items, n_blocks, k_blocks), smem);
-        for (u32 parity = 0; item < items; item += gridDim.x, parity ^= 1) {
-            const Coords c = coords(p, item, items, n_blocks, k_blocks);
-            Vec v[kRowsPerThread];
-            fetch(p, c, smem, v);
-
-            u32 amax = 0;
+        u32 amax = 0;
 #pragma unroll
-            for (u32 j = 0; j < kRowsPerThread; ++j) {
+        for (u32 j = 0; j < kRowsPerThread; ++j) {
+            float f[kCastVec];
+            v[j].to_float(f);
+            amax = umax(amax, abs_max_bits(f));
+        }
+#pragma unroll
+        for (u32 offset = 16; offset > 0; offset /= 2) {
+            amax = umax(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+        }
+        if (threadIdx.x % 32 == 0) warp_amax[threadIdx.x / 32] = amax;
+        __syncthreads();
+#pragma unroll
+        for (u32 i = 0; i < kNumWarps; ++i) amax = umax(amax, warp_amax[i]);
+        const float s = scale_from_amax_bits<kUe8m0>(amax);
+
+#pragma unroll
+        for (u32 j = 0; j < kRowsPerThread; ++j) {
+            const u32 row = first_row + j * kRowStep;
+            if (row < p.n && col < p.k) {
                 float f[kCastVec];
                 v[j].to_float(f);
-                amax = umax(amax, abs_max_bits(f));
+                u32 lo, hi;
+                quantize8<kUe8m0>(f, s, lo, hi);
+                store_global_u32x2(p.q + group_offset + static_cast<u64>(row) * p.k + col, lo, hi);
             }
-#pragma unroll
-            for (u32 offset = 16; offset > 0; offset /= 2) {
-                amax = umax(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
-            }
-            if (threadIdx.x % 32 == 0) warp_amax[parity][threadIdx.x / 32] = amax;
-            __syncthreads();
-
-            // Every thread has read its part of the buffer (above the barrier): refill it with the next item.
-            prefetch(p, coords(p, item + gridDim.x, items, n_blocks, k_blocks), smem);
-
-#pragma unroll
-            for (u32 i = 0; i < kNumWarps; ++i) amax = umax(amax, warp_amax[parity][i]);
-            const float s = scale_from_amax_bits<kUe8m0>(amax);
-#pragma unroll
-            for (u32 j = 0; j < kRowsPerThread; ++j) {
-                if (c.rows_ok >> j & 1u) {
-                    float f[kCastVec];
-                    v[j].to_float(f);
-                    u32 lo, hi;
-                    quantize8<kUe8m0>(f, s, lo, hi);
-                    store_global_u32x2(p.q + offset(p, c, j), lo, hi);
-                }
-            }
-            if (threadIdx.x == 0) p.s[item] = s;
         }
+        if (threadIdx.x == 0) p.s[(static_cast<u64>(group) * n_blocks + nb) * k_blocks + kb] = s;
     }
 };
 
