@@ -34,6 +34,9 @@ class Row:
     cublas_error: str | None = None  # why the baseline is n/a (not a failure of the run)
     error: str | None = None  # fp8gemm failed on this shape: the run exits non-zero
     copy_gbps: float | None = None  # quant rows: HBM copy bandwidth measured in the same run
+    # quant rows: a copy moving the same bytes (read + write) as the cast, timed the same way: the ceiling at
+    # this size, where launch and the last wave's tail weigh more than on the 1 GiB copy
+    same_size_copy_gbps: float | None = None
 
     @property
     def copy_fraction(self) -> float | None:
@@ -58,6 +61,13 @@ class Row:
     def tflops(self, us: float | None) -> float | None:
         return None if us is None else self.flops / us / 1e6
 
+    @property
+    def same_size_copy_fraction(self) -> float | None:
+        gbps = self.gbps(self.fp8gemm_us)
+        if gbps is None or not self.same_size_copy_gbps:
+            return None
+        return gbps / self.same_size_copy_gbps
+
     def gbps(self, us: float | None) -> float | None:
         return None if us is None else self.bytes / us / 1e3
 
@@ -71,6 +81,7 @@ class Row:
             "cublas_tflops": self.tflops(self.cublas_us),
             "cublas_gbps": self.gbps(self.cublas_us),
             "copy_fraction": self.copy_fraction,
+            "same_size_copy_fraction": self.same_size_copy_fraction,
             "diff_ok": self.diff_ok,
         }
         return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
@@ -146,7 +157,7 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), rule, *(line(c) for c in rows)])
 
 
-QUANT_TABLE_HEADER = ("shape", "us", "GB/s", "% of copy", "launch us", "note")
+QUANT_TABLE_HEADER = ("shape", "us", "GB/s", "% of copy", "% of same-size copy", "launch us", "note")
 
 
 def format_quant_table(rows: Sequence[Row]) -> str:
@@ -159,6 +170,7 @@ def format_quant_table(rows: Sequence[Row]) -> str:
             _fmt(row.fp8gemm_us, ".1f"),
             _fmt(row.gbps(row.fp8gemm_us), ".0f"),
             "n/a" if row.copy_fraction is None else f"{row.copy_fraction:.0%}",
+            "n/a" if row.same_size_copy_fraction is None else f"{row.same_size_copy_fraction:.0%}",
             _fmt(row.launch_us, ".1f"),
             (f"ERROR {row.error}" if row.error else "")[:NOTE_WIDTH],
         )

@@ -72,6 +72,7 @@ def measure_quant_shape(shape: QuantShape, copy_gbps: float | None) -> Row:
         if mismatches:
             raise RuntimeError(f"{mismatches} values differ from the torch reference")
         row.fp8gemm_us = kernel_median_ms(case.run) * 1e3
+        row.same_size_copy_gbps = copy_bandwidth_gbps(int(row.bytes) // 2)
         row.launch_us = host_us_per_call(case.run)
     except Exception as exc:  # as in measure_shape: the row reports it, the run goes on
         row.error = _error_text(exc)
