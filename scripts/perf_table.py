@@ -19,7 +19,7 @@ HBM_BYTES_PER_S = 3.02e12  # HBM copy measured on the lent H100 (shared/GUIDE.md
 
 
 def _launch(shape: str, num_sms: int) -> str:
-    nums = {k: int(v) for k, v in re.findall(r"(\w+)~?=(\d+)", shape)}
+    nums = {k: int(v) for k, v in re.findall(r"(\w+)[~=]+(\d+)", shape)}
     if shape.startswith("dense"):
         config, split_k = choose_launch(GemmType.DENSE, nums["M"], nums["N"], nums["K"], 1, num_sms)
     elif shape.startswith("contig"):
