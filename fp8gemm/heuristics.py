@@ -7,7 +7,8 @@ once from HBM, and a unit takes the larger of
   - its tensor-core work, 2·block_m·block_n·K_unit / (FLOPS_PER_SM · wgmma_efficiency(block_n)), and
   - its operand traffic out of L2, (block_m + block_n)·K_unit / L2_BYTES_PER_SM,
 with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds its reduction: a fixed and a
-per-range cost (the last range to finish a tile reads every range's partials) plus the partials' traffic. Ties go to no split, the least modelled work, then the larger tile.
+per-range cost (the last range to finish a tile reads every range's partials) plus the partials' traffic.
+Ties go to no split, then the least modelled work, then the larger tile.
 
 2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads. Measured 2026-11-23 with the
 staged epilogue, block 128x128 with a cluster ran 2-7% faster on every M = 4096 shape (K from 512 to 16384)
@@ -15,9 +16,11 @@ and 0-2% slower at M = 128; with the promotion math removed (an experiment) 15-2
 does not capture that gain, so it is applied as measured: a cluster on the block_m = 128 choice for
 M >= MULTICAST_MIN_M.
 
-Worked example (132 SMs): M=64, N=2112, K=7168. With no split, block_n=16 gives 132 tiles in one wave, each
-moving (64 + 16)·7168 B; block_n=128 with K cut in 7 gives 119 units in one wave moving (64 + 128)·1024 B
-each: 2.9x less per SM on the critical path, which pays for the ~3 µs reduction.
+Worked example (132 SMs): M=64, N=2112, K=7168, where the weight read is the whole cost. block_n=128 gives
+17 tiles: 17 SMs each move (64 + 128)·7168 B, 23 µs modelled. block_n=16 gives 132 tiles in one wave moving
+(64 + 16)·7168 B each, 9.7 µs modelled (17.3 measured); block_n=32 with K cut in 2 models the same 9.7 µs
+(16.1 measured) and loses the tie. At small M the model is right about the shape of the choice and ~10% off
+on which of the close ones is best.
 """
 
 from __future__ import annotations
