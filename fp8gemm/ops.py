@@ -61,6 +61,8 @@ def _check_operands(
         raise ValueError(f"N (b[0].shape[-2]) must be a multiple of 8, got {n}")
     if k % 16 != 0:
         raise ValueError(f"K (b[0].shape[-1]) must be a multiple of 16, got {k}")
+    if k == 0 and groups:
+        raise ValueError("K (b[0].shape[-1]) must be positive for grouped GEMMs, as the kernels require")
     if a.shape[-1] != k:
         raise ValueError(f"a[0] has shape {tuple(a.shape)} but b[0] has K = {k}")
     k_blocks = ceil_div(k, BLOCK_K)

@@ -37,6 +37,8 @@ def is_mn_major_tma_aligned(sf: torch.Tensor) -> bool:
     m_pad = get_tma_aligned_size(m, sf.element_size())
     if sf.stride(-2) != 1 or (kb > 1 and sf.stride(-1) != m_pad):
         return False
+    if sf.data_ptr() % TMA_ALIGNMENT_BYTES != 0:
+        return False  # e.g. a row slice of a one-column tensor: the copy aligns it
     return sf.dim() == 2 or sf.shape[0] <= 1 or sf.stride(0) == kb * m_pad
 
 

@@ -340,3 +340,12 @@ def test_choice_is_deterministic() -> None:
     heuristics.choose_launch.cache_clear()
     second = [heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132) for m, n, k in PROBLEMS]
     assert first == second
+
+
+def test_misaligned_one_column_scales_are_copied_to_an_aligned_tensor() -> None:
+    # [M, 1] is MN-major whatever its strides; a row slice of it starts 4 bytes off TMA's 16-byte alignment.
+    sf = torch.rand(65, 1)[1:]
+    assert sf.data_ptr() % 16 != 0
+    out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
+    assert out.data_ptr() % 16 == 0
+    assert torch.equal(out, sf)

@@ -26,7 +26,15 @@ class SplitKPlan:
     def launch(self) -> None:
         workspace = torch.empty(self.workspace_shape, dtype=torch.float32, device=self.tile_counters.device)
         set_pointer(self.gemm.params, GEMM_WORKSPACE_OFFSET, workspace.data_ptr())
+        # The counters were allocated on the first call's stream: keep them from reuse while this one runs.
+        self.tile_counters.record_stream(torch.cuda.current_stream(self.tile_counters.device))
         self.gemm.launch()
+
+
+def _row_stride(t: torch.Tensor, rows: int, cols: int) -> int:
+    """A one-row operand's row stride is never used and may be anything torch left there (e.g. 1 after a
+    transpose); TMA still wants a 16-byte multiple, which the row length is (K % 16 == 0)."""
+    return t.stride(-2) if rows > 1 else cols
 
 
 def plan_key(a: object, b: object, tensors: tuple, scalars: tuple = ()) -> tuple | None:
@@ -42,15 +50,18 @@ def plan_key(a: object, b: object, tensors: tuple, scalars: tuple = ()) -> tuple
         )
         for t in tensors:
             key += (t.data_ptr(), t.shape, t.stride(), t.dtype)
-        return key
-    except (TypeError, ValueError, AttributeError):
+        # The output's device: addresses are unique among live allocations only, and a key outlives them.
+        return (*key, tensors[0].get_device())
+    except (TypeError, ValueError, AttributeError, RuntimeError):
         return None
 
 
 def remember_plan(key: tuple | None, plan: LaunchPlan | SplitKPlan, scales_used_as_given: bool) -> None:
     """Stores `plan` for warm calls, unless the call converted or copied a scale tensor: then the plan
     points at a temporary."""
-    if key is not None and scales_used_as_given:
+    # A plan made during CUDA-graph capture holds allocations (split-K counters) that were recorded, not
+    # run: eager calls must build their own.
+    if key is not None and scales_used_as_given and not torch.cuda.is_current_stream_capturing():
         launch_plans.remember(key, plan)
 
 
@@ -97,7 +108,8 @@ def launch_gemm(
         tile_counters = torch.zeros(tiles * config.num_math_warpgroups, dtype=torch.int32, device=d.device)
     params = pack_gemm_params(
         # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
-        tma_a=tma_2d(a, a_rows, shape_k, a.stride(-2), BLOCK_K, config.block_m // cluster, swizzle_128b=True),
+        tma_a=tma_2d(a, a_rows, shape_k, _row_stride(a, a_rows, shape_k), BLOCK_K, config.block_m // cluster,
+                     swizzle_128b=True),
         tma_b=tma_2d(b, b_rows, shape_k, b.stride(-2), BLOCK_K, config.block_n, swizzle_128b=True),
         tma_sfa=tma_2d(
             sfa, sfa_rows, sfa_col, get_tma_aligned_size(sfa_col, 4), config.block_m, 1, swizzle_128b=False

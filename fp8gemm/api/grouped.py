@@ -94,7 +94,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
     v.check_placement(d, sfa, sfb, check, **{"a[0]": a_data, "b[0]": b_data, "m_indices": m_indices})
     if check:
         check_contiguous_layout(m_indices, g)
-    if m == 0:
+    if m == 0 or n == 0:
         return
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
@@ -211,7 +211,7 @@ def m_grouped_fp8_gemm_nt_masked(
         if bool(bad.any()):
             group = int(bad.nonzero()[0, 0])
             raise ValueError(f"masked_m[{group}] = {int(values[group])} is outside [0, M_max = {m_max}]")
-    if m_max == 0:
+    if m_max == 0 or n == 0:
         return
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)

@@ -105,6 +105,8 @@ def _check_input(name: str, x: object) -> torch.Tensor:
         raise TypeError(f"{name} must be bfloat16, float16 or float32, got {x.dtype}")
     if x.dim() not in (2, 3):
         raise ValueError(f"{name} must be 2-D or 3-D, got shape {tuple(x.shape)}")
+    if x.is_neg():
+        raise ValueError(f"{name} is a negative view (is_neg()); pass {name}.resolve_neg()")
     k = x.shape[-1]
     if k % K_ALIGNMENT != 0:
         raise ValueError(

@@ -28,6 +28,9 @@ def check_tensor(name: str, t: torch.Tensor, dtype: torch.dtype, ndim: int) -> N
         raise TypeError(f"{name} must have dtype {dtype}, got {t.dtype}")
     if t.dim() != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(t.shape)}")
+    if t.is_neg():
+        # A negative view's bytes are not negated; the kernels read bytes. resolve_neg() makes a real copy.
+        raise ValueError(f"{name} is a negative view (is_neg()); pass {name}.resolve_neg()")
     if any(st <= 0 and sz > 1 for st, sz in zip(t.stride(), t.shape, strict=True)):
         raise ValueError(
             f"{name} must have positive strides (no expanded or flipped views), got {t.stride()}"
@@ -71,6 +74,11 @@ def check_output(name: str, t: torch.Tensor) -> None:
     row_bytes = t.stride(-2) * t.element_size()
     if t.shape[-2] > 1 and row_bytes % 8 != 0:
         raise ValueError(f"{name} row stride must span a multiple of 8 bytes, got {t.stride(-2)} elements")
+    if t.shape[-2] > 1 and t.stride(-2) < t.shape[-1]:
+        # Rows that share memory would be written by different CTAs at once.
+        raise ValueError(
+            f"{name} rows overlap: row stride {t.stride(-2)} is less than the row length {t.shape[-1]}"
+        )
     check_aligned(name, t, 8)
 
 
