@@ -38,7 +38,7 @@ def main(calls: int) -> None:
     fp8gemm.fp8_gemm_nt(a, p.b, p.d)
     (plan,) = launch_plans._plans.values()
     print(f"warm call   {host_us_per_call(lambda: fp8gemm.fp8_gemm_nt(a, p.b, p.d), calls):6.2f} us")
-    print(f"plan key    {_busy_us_per_call(lambda: plan_key(a, p.b, (p.d,)), calls):6.2f} us")
+    print(f"plan key    {_busy_us_per_call(lambda: plan_key(a, p.b, p.d), calls):6.2f} us")
     print(f"plan launch {_busy_us_per_call(plan.launch, calls):6.2f} us")
     # The floor: what torch itself spends enqueueing one trivial kernel on this host.
     print(f"torch launch {_busy_us_per_call(lambda: torch.cuda._sleep(1), calls):5.2f} us (torch.cuda._sleep)")

@@ -1,10 +1,12 @@
-"""Runs every kernel variant once on a small problem with tails; meant to run under compute-sanitizer:
+"""Runs every kernel variant (GEMMs, then the FP8 casts) once on a small problem with tails; meant to run
+under compute-sanitizer:
 
     compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 python3 scripts/sanitize_cases.py
     compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py [filter ...]
 
 Dense single-CTA configs run a second time with split-K. Each result is also checked against the float64 reference, so a variant that runs clean but computes the
-wrong thing fails too. Optional arguments keep only configs whose name contains one of them.
+wrong thing fails too. Optional arguments keep only configs whose name contains one of them ("cast" for
+the casts).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import torch
 
 import fp8gemm
+from fp8gemm.api.quant import reference_per_block_cast, reference_per_token_cast
 from fp8gemm.config import GemmType
 from fp8gemm.heuristics import all_configs, forced_config
 from fp8gemm.testing import (
@@ -45,6 +48,24 @@ def run(config) -> float:
     return calc_diff(p.d[2, :97], reference_gemm(p.a, p.b)[2, :97])
 
 
+def cast_cases() -> list[tuple[str, bool]]:
+    """Each cast on odd sizes (rows not a multiple of 4, K not of 128), compared bit for bit with the torch
+    reference; the GEMM scale layout is written straight into its padded, MN-major strides."""
+    results = []
+    for shape in ((37, 272), (3, 37, 272)):
+        x = torch.randn(shape, device="cuda", dtype=torch.bfloat16)
+        q_ref, s_ref = reference_per_token_cast(x.cpu())
+        for layout in ("row", "gemm"):
+            q, s = fp8gemm.per_token_cast_to_fp8(x, out_layout=layout)
+            same = torch.equal(q.cpu().view(torch.uint8), q_ref.view(torch.uint8)) and torch.equal(s.cpu(), s_ref)
+            results.append((f"per_token {list(shape)} {layout}", same))
+        q, s = fp8gemm.per_block_cast_to_fp8(x)
+        q_ref, s_ref = reference_per_block_cast(x.cpu())
+        same = torch.equal(q.cpu().view(torch.uint8), q_ref.view(torch.uint8)) and torch.equal(s.cpu(), s_ref)
+        results.append((f"per_block {list(shape)}", same))
+    return results
+
+
 def main(filters: list[str]) -> int:
     configs = [c for c in all_configs() if not filters or any(f in str(c) for f in filters)]
     bad = 0
@@ -59,7 +80,11 @@ def main(filters: list[str]) -> int:
         ok = diff < 1e-5
         bad += not ok
         print(f"{config!s:45} split {split_k} diff={diff:.2e} {'ok' if ok else 'WRONG'}", flush=True)
-    print(f"{len(runs) - bad} passed, {bad} failed")
+    casts = cast_cases() if not filters or "cast" in filters else []
+    for name, same in casts:
+        bad += not same
+        print(f"{name:45} {'ok' if same else 'WRONG'}", flush=True)
+    print(f"{len(runs) + len(casts) - bad} passed, {bad} failed")
     return 1 if bad else 0
 
 

@@ -21,7 +21,7 @@ def _args(m: int = 64, n: int = 256, k: int = 512):
 
 def test_same_tensors_give_equal_keys() -> None:
     a, b, d = _args()
-    assert plan_key(a, b, (d,)) == plan_key(a, b, (d,))
+    assert plan_key(a, b, d) == plan_key(a, b, d)
 
 
 @pytest.mark.parametrize(
@@ -37,19 +37,27 @@ def test_same_tensors_give_equal_keys() -> None:
 def test_any_change_a_plan_depends_on_changes_the_key(change) -> None:
     a, b, d = _args()
     a2, b2, d2 = change(a, b, d)
-    assert plan_key(a, b, (d,)) != plan_key(a2, b2, (d2,))
+    assert plan_key(a, b, d) != plan_key(a2, b2, d2)
+
+
+def test_the_extra_tensor_is_part_of_the_key() -> None:
+    a, b, d = _args()
+    c = torch.empty(d.shape)
+    assert plan_key(a, b, d) != plan_key(a, b, d, c)
+    assert plan_key(a, b, d, c) != plan_key(a, b, d, c[1:])
+    assert plan_key(a, b, d, c) != plan_key(a, b, d, c.view(torch.int32))
 
 
 def test_scalar_type_is_part_of_the_key() -> None:
     # True == 1 in Python; a key without the type would let a bool expected_m skip validation.
     a, b, d = _args()
-    assert plan_key(a, b, (d,), (int, 1)) != plan_key(a, b, (d,), (bool, True))
+    assert plan_key(a, b, d, None, (int, 1)) != plan_key(a, b, d, None, (bool, True))
 
 
 @pytest.mark.parametrize("a", [None, (1, 2), "ab", (torch.empty(1),)])
 def test_non_tensor_arguments_give_no_key(a) -> None:
     _, b, d = _args()
-    assert plan_key(a, b, (d,)) is None
+    assert plan_key(a, b, d) is None
 
 
 def test_forcing_a_config_forgets_stored_plans() -> None:

@@ -45,7 +45,7 @@ def fp8_gemm_nt(
         (a_data, sfa), (b_data, sfb) = a, b
         torch.ops.fp8gemm.fp8_gemm_nt.default(a_data, sfa, b_data, sfb, d, c)
         return
-    key = None if check else plan_key(a, b, (d,) if c is None else (d, c))
+    key = None if check else plan_key(a, b, d, c)
     plan = launch_plans.lookup(key) if key is not None else None
     if plan is not None:
         plan.launch()

@@ -70,7 +70,7 @@ def m_grouped_fp8_gemm_nt_contiguous(
         (a_data, sfa), (b_data, sfb) = a, b
         torch.ops.fp8gemm.m_grouped_fp8_gemm_nt_contiguous.default(a_data, sfa, b_data, sfb, d, m_indices)
         return
-    key = None if check else plan_key(a, b, (d, m_indices))
+    key = None if check else plan_key(a, b, d, m_indices)
     plan = launch_plans.lookup(key) if key is not None else None
     if plan is not None:
         plan.launch()
@@ -172,7 +172,7 @@ def m_grouped_fp8_gemm_nt_masked(
         (a_data, sfa), (b_data, sfb) = a, b
         torch.ops.fp8gemm.m_grouped_fp8_gemm_nt_masked.default(a_data, sfa, b_data, sfb, d, masked_m, expected_m)
         return
-    key = None if check else plan_key(a, b, (d, masked_m), (type(expected_m), expected_m))
+    key = None if check else plan_key(a, b, d, masked_m, (type(expected_m), expected_m))
     plan = launch_plans.lookup(key) if key is not None else None
     if plan is not None:
         plan.launch()

@@ -3,6 +3,7 @@ happens before anything is launched."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -94,8 +95,14 @@ def check_devices(out_name: str, out: torch.Tensor, **tensors: torch.Tensor) -> 
             )
 
 
+@functools.cache
+def _capability(device_index: int) -> tuple[int, int]:
+    # A device's capability never changes; the query costs microseconds on every cast otherwise.
+    return torch.cuda.get_device_capability(device_index)
+
+
 def check_hopper(device: torch.device) -> None:
-    major, minor = torch.cuda.get_device_capability(device)
+    major, minor = _capability(device.index if device.index is not None else torch.cuda.current_device())
     if major != 9:
         name = torch.cuda.get_device_name(device)
         raise RuntimeError(

@@ -24,7 +24,7 @@ from .report import (
 )
 from .runner import measure_all
 from .suites import JIT_PROBE_SHAPE, SHAPE_SETS, SUITES, suite_shapes
-from .timing import LAUNCH_CALLS, JitTiming, jit_first_call_ms, timing_method
+from .timing import CLEAN_L2_METHOD, LAUNCH_CALLS, LAUNCH_ROUNDS, JitTiming, jit_first_call_ms, timing_method
 
 EXIT_NO_GPU = 2
 
@@ -116,14 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         "suite": args.suite,
         "shapes": args.shapes,
         "timing": timing_method(),
+        "quant_timing": CLEAN_L2_METHOD,
         "launch_calls": LAUNCH_CALLS,
+        "launch_rounds": LAUNCH_ROUNDS,
         "jit": None if jit is None else asdict(jit),
     }
     saved = _save(json_path, metadata, rows, plot=args.plot, title=f"fp8gemm vs cuBLAS, {args.suite}, {gpu}")
 
     failed = [row for row in rows if row.error]
     print(_jit_line(jit))
-    print(f"launch us: host time per warm fp8gemm call ({LAUNCH_CALLS} calls queued behind a busy GPU)\n")
+    print(
+        f"launch us: host time per warm fp8gemm call, least of {LAUNCH_ROUNDS} rounds of {LAUNCH_CALLS} calls "
+        "queued behind a busy GPU\n"
+    )
     gemm_rows = [row for row in rows if row.suite != "quant"]
     quant_rows = [row for row in rows if row.suite == "quant"]
     if gemm_rows or not quant_rows:

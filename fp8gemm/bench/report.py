@@ -37,6 +37,9 @@ class Row:
     # quant rows: a copy moving the same bytes (read + write) as the cast, timed the same way: the ceiling at
     # this size, where launch and the last wave's tail weigh more than on the 1 GiB copy
     same_size_copy_gbps: float | None = None
+    # quant rows: fp8gemm_us and the copies are timed with L2 emptied by a read (timing.clean_l2_median_ms);
+    # this is the same cast under the GEMMs' timing, whose writing flush charges it L2 write-backs
+    dirty_l2_us: float | None = None
 
     @property
     def copy_fraction(self) -> float | None:
@@ -157,7 +160,9 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), rule, *(line(c) for c in rows)])
 
 
-QUANT_TABLE_HEADER = ("shape", "us", "GB/s", "% of copy", "% of same-size copy", "launch us", "note")
+QUANT_TABLE_HEADER = (
+    "shape", "us", "GB/s", "% of copy", "% of same-size copy", "us, writing flush", "launch us", "note"
+)
 
 
 def format_quant_table(rows: Sequence[Row]) -> str:
@@ -171,14 +176,16 @@ def format_quant_table(rows: Sequence[Row]) -> str:
             _fmt(row.gbps(row.fp8gemm_us), ".0f"),
             "n/a" if row.copy_fraction is None else f"{row.copy_fraction:.0%}",
             "n/a" if row.same_size_copy_fraction is None else f"{row.same_size_copy_fraction:.0%}",
+            _fmt(row.dirty_l2_us, ".1f"),
             _fmt(row.launch_us, ".1f"),
             (f"ERROR {row.error}" if row.error else "")[:NOTE_WIDTH],
         )
         for row in rows
     ]
-    return f"FP8 casts; HBM copy bandwidth (read + write) in this run: {copy}\n" + _aligned(
-        QUANT_TABLE_HEADER, cells
-    )
+    return (
+        f"FP8 casts, L2 emptied by a read before each run; HBM copy bandwidth (read + write) timed the same way "
+        f"in this run: {copy}\n"
+    ) + _aligned(QUANT_TABLE_HEADER, cells)
 
 
 def format_geomeans(geomeans: dict[str, float]) -> str:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import torch
 
 L2_FLUSH_BYTES = 256 * 1024 * 1024  # several times any Hopper L2 (50-60 MB)
-FALLBACK_WARMUP = 10
-FALLBACK_REPS = 100
+EVENT_WARMUP = 10
+EVENT_REPS = 100
 LAUNCH_CALLS = 200
+LAUNCH_ROUNDS = 5
 # Cycles of torch.cuda._sleep queued ahead of the launches: ~0.1 s at Hopper clocks, longer than 200
 # launches take to enqueue, so the GPU is busy throughout and every launch returns without waiting.
 BUSY_CYCLES = 200_000_000
@@ -35,8 +36,14 @@ def timing_method() -> str:
     try:
         import triton.testing  # noqa: F401
     except ImportError:
-        return f"torch.cuda.Event median of {FALLBACK_REPS} runs, L2 flushed before each"
+        return f"torch.cuda.Event median of {EVENT_REPS} runs, L2 flushed before each"
     return "triton.testing.do_bench median, L2 flushed before each run"
+
+
+CLEAN_L2_METHOD = (
+    f"torch.cuda.Event median of {EVENT_REPS} runs, L2 emptied before each by reading a "
+    f"{L2_FLUSH_BYTES >> 20} MB buffer"
+)
 
 
 def kernel_median_ms(fn: Callable[[], object]) -> float:
@@ -44,19 +51,31 @@ def kernel_median_ms(fn: Callable[[], object]) -> float:
     try:
         from triton.testing import do_bench
     except ImportError:
-        return _event_median_ms(fn)
+        flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+        return _event_median_ms(fn, flush.zero_)
     # do_bench clears a 256 MB buffer before every timed run: that is the L2 flush.
     return float(do_bench(fn, return_mode="median"))
 
 
-def _event_median_ms(fn: Callable[[], object]) -> float:
+def clean_l2_median_ms(fn: Callable[[], object]) -> float:
+    """Median GPU time of one `fn()` call in ms, with L2 emptied by a 256 MB read before each run.
+
+    For memory-bound kernels measured against HBM bandwidth. A flush that writes (do_bench's) leaves L2
+    full of dirty lines, and their write-back lands inside the timed kernel: up to ~50 MB of someone else's
+    traffic, which measured 6-10 µs on an 88 MB cast and nothing on the 1 GiB copy it is compared with. A
+    read evicts the same way and leaves only clean lines.
+    """
     flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
-    for _ in range(FALLBACK_WARMUP):
+    return _event_median_ms(fn, lambda: torch.sum(flush, dtype=torch.int64))
+
+
+def _event_median_ms(fn: Callable[[], object], empty_l2: Callable[[], object]) -> float:
+    for _ in range(EVENT_WARMUP):
         fn()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(FALLBACK_REPS)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(FALLBACK_REPS)]
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(EVENT_REPS)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(EVENT_REPS)]
     for start, end in zip(starts, ends, strict=True):
-        flush.zero_()
+        empty_l2()
         start.record()
         fn()
         end.record()
@@ -64,30 +83,35 @@ def _event_median_ms(fn: Callable[[], object]) -> float:
     return statistics.median(start.elapsed_time(end) for start, end in zip(starts, ends, strict=True))
 
 
-def copy_bandwidth_gbps(nbytes: int = COPY_BYTES) -> float:
+def copy_bandwidth_gbps(
+    nbytes: int = COPY_BYTES, median_ms: Callable[[Callable[[], object]], float] = kernel_median_ms
+) -> float:
     """HBM copy bandwidth in GB/s (bytes read + bytes written): torch's copy_ of `nbytes` on this GPU, timed
-    like every kernel here, the ceiling a memory-bound kernel is measured against."""
+    by `median_ms`, the ceiling a memory-bound kernel is measured against."""
     src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)
-    ms = kernel_median_ms(lambda: dst.copy_(src))
+    ms = median_ms(lambda: dst.copy_(src))
     return 2 * nbytes / ms / 1e6
 
 
-def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS) -> float:
+def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS, rounds: int = LAUNCH_ROUNDS) -> float:
     """Host time to enqueue one warm `fn()` call, in µs: validation, config choice, descriptors, launch.
 
     The GPU is kept busy first so that the calls only queue work; the time is then pure host overhead,
-    never time spent waiting for the GPU.
+    never time spent waiting for the GPU. The least of `rounds` rounds of `calls` calls: the call's own
+    cost, without the rounds the OS scheduler interrupted (single rounds vary by up to 2x on a shared host).
     """
     fn()
+    best = float("inf")
+    for _ in range(rounds):
+        torch.cuda.synchronize()
+        torch.cuda._sleep(BUSY_CYCLES)
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, time.perf_counter() - start)
     torch.cuda.synchronize()
-    torch.cuda._sleep(BUSY_CYCLES)
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    elapsed = time.perf_counter() - start
-    torch.cuda.synchronize()
-    return elapsed / calls * 1e6
+    return best / calls * 1e6
 
 
 @dataclass

@@ -17,6 +17,12 @@ import torch
 # budget for a warm-cache first call in a new process.
 from cuda.bindings import driver
 
+# Bound once: the warm launch path would look them up on every call. Only CUDA builds of torch have them; a
+# CPU build never reaches a launch (validation wants CUDA tensors).
+_current_device = getattr(torch._C, "_cuda_getDevice", None)
+_current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+_cu_launch_kernel = driver.cuLaunchKernel
+
 # Size of GemmParams in kernels/fp8_gemm.cuh and the offsets of its fields (pinned there by static_asserts).
 PARAMS_BYTES = 512
 TMA_DESCRIPTOR_BYTES = 128
@@ -54,6 +60,7 @@ class LoadedKernel:
     _kernel: object = None
     _devices_ready: set = field(default_factory=set)
     _max_ctas: dict = field(default_factory=dict)
+    _functions: dict = field(default_factory=dict)
 
     def handle(self, device_index: int):
         if self._kernel is None:
@@ -74,8 +81,21 @@ class LoadedKernel:
             self._devices_ready.add(device_index)
         return self._kernel
 
-    def launch(self, device_index: int, grid: int, params: ctypes.Array, stream: int) -> None:
-        LaunchPlan(self, device_index, grid, params).launch(stream)
+    def function(self, device_index: int) -> driver.CUfunction:
+        """The launchable handle on `device_index` (made once per device)."""
+        function = self._functions.get(device_index)
+        if function is None:
+            function = self._functions[device_index] = driver.CUfunction(int(self.handle(device_index)))
+        return function
+
+    def launch(self, device_index: int, grid: int, params: ctypes.Array, stream: int | None = None) -> None:
+        """One launch with `params` (the caller's buffer, so concurrent callers never share one), on `stream`
+        (default: torch's current stream on `device_index`)."""
+        args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
+        launch_kernel(
+            self.function(device_index), device_index, grid, self.num_threads, self.smem_bytes,
+            ctypes.addressof(args), stream,
+        )
 
     def max_resident_ctas(self, device_index: int) -> int:
         """CTAs that can run at once at one CTA per SM: the SM count, or for clusters the co-resident
@@ -115,17 +135,14 @@ class LaunchPlan:
     A warm GEMM call replays its plan, so the per-call host work is the stream lookup and one driver call.
     """
 
-    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "_launch", "params", "_args", "args")
+    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "params", "_args", "args")
 
     def __init__(self, kernel: LoadedKernel, device_index: int, grid: int, params: ctypes.Array) -> None:
         self.device_index = device_index
-        self.function = driver.CUfunction(int(kernel.handle(device_index)))
+        self.function = kernel.function(device_index)
         self.grid = grid
         self.threads = kernel.num_threads
         self.smem_bytes = kernel.smem_bytes
-        # Bound once: cuda.bindings' Cython wrapper measured 6.4 µs per launch on the H100 host, a ctypes
-        # call of libcuda's cuLaunchKernel 8.9 µs (scripts/profile_host.py).
-        self._launch = driver.cuLaunchKernel
         # Built once, reused by every launch: kernelParams -> [&params] (the driver copies the bytes at launch).
         self.params = params
         self._args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
@@ -133,17 +150,30 @@ class LaunchPlan:
 
     def launch(self, stream: int | None = None) -> None:
         """Enqueues the kernel on `stream` (default: torch's current stream on the plan's device)."""
-        if torch._C._cuda_getDevice() != self.device_index:
-            # The kernel handle resolves in the current context, which must be the tensors' device's.
-            with torch.cuda.device(self.device_index):
-                return self.launch(stream)
-        if stream is None:
-            stream = torch._C._cuda_getCurrentRawStream(self.device_index)
-        (err,) = self._launch(
-            self.function, self.grid, 1, 1, self.threads, 1, 1, self.smem_bytes, stream, self.args, 0
-        )
-        if err:
-            check((err,), "cuLaunchKernel")
+        launch_kernel(self.function, self.device_index, self.grid, self.threads, self.smem_bytes, self.args, stream)
+
+
+def launch_kernel(
+    function: driver.CUfunction,
+    device_index: int,
+    grid: int,
+    threads: int,
+    smem_bytes: int,
+    args: int,
+    stream: int | None,
+) -> None:
+    """cuLaunchKernel with `args` the address of the kernelParams array, on `stream` (default: torch's
+    current stream on `device_index`). cuda.bindings' wrapper measured 6.4 µs per launch on the H100 host, a
+    ctypes call of libcuda's cuLaunchKernel 8.9 µs (scripts/profile_host.py)."""
+    if _current_device() != device_index:
+        # The kernel handle resolves in the current context, which must be the tensors' device's.
+        with torch.cuda.device(device_index):
+            return launch_kernel(function, device_index, grid, threads, smem_bytes, args, stream)
+    if stream is None:
+        stream = _current_raw_stream(device_index)
+    (err,) = _cu_launch_kernel(function, grid, 1, 1, threads, 1, 1, smem_bytes, stream, args, 0)
+    if err:
+        check((err,), "cuLaunchKernel")
 
 
 _TORCH_TO_TMA = {

@@ -52,6 +52,22 @@ static_assert(__builtin_offsetof(GemmParams, sfb) == 384, "host mirrors this lay
 static_assert(__builtin_offsetof(GemmParams, shape_m) == 432, "host mirrors this layout");
 static_assert(sizeof(GemmParams) == 512, "host mirrors this layout");
 
+// A position in the ring of shared-memory stages: the stage and the parity of the trips round the ring
+// so far. Stepped one block at a time; computing both from a running block count costs a division by the
+// (often odd) stage count per block, on the issue path of every wgmma.
+template <u32 kNumStages>
+struct StageCursor {
+    u32 stage = 0;
+    u32 phase = 0;
+
+    __device__ __forceinline__ void advance() {
+        if (++stage == kNumStages) {
+            stage = 0;
+            phase ^= 1u;
+        }
+    }
+};
+
 template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN>
 struct Fp8Gemm {
     static constexpr u32 kNumMathWarpgroups = kBlockM / kWgmmaM;
@@ -161,16 +177,16 @@ struct Fp8Gemm {
         const u32 cluster_rank = kClusterN > 1 ? cluster_cta_rank() : 0u;
         constexpr u16 kClusterMask = (1u << kClusterN) - 1u;
         Tile tile;
-        u32 iteration = 0;  // K blocks loaded so far: selects the stage and its phase
+        StageCursor<kNumStages> fill_at;
         while (scheduler.next(tile)) {
             if (tile.skip) continue;
             const i32 a_row = (kType == GemmType::GroupedMasked ? tile.group * p.shape_m : 0u) +
                               tile.m_block * kBlockM;
             const i32 b_row = (kType == GemmType::Dense ? 0u : tile.group * p.shape_n) + tile.n_block * kBlockN;
             const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
-            for (u32 k = tile.k_begin; k < tile.k_end; ++k, ++iteration) {
-                const u32 s = iteration % kNumStages;
-                mbarrier_wait(&smem.empty[s], ((iteration / kNumStages) & 1u) ^ 1u);
+            for (u32 k = tile.k_begin; k < tile.k_end; ++k, fill_at.advance()) {
+                const u32 s = fill_at.stage;
+                mbarrier_wait(&smem.empty[s], fill_at.phase ^ 1u);
                 // The whole A tile arrives (its parts from every CTA of the cluster), plus this CTA's B and sfa.
                 mbarrier_arrive_expect_tx(&smem.full[s], kStageTxBytes);
                 const i32 k_elem = k * kBlockK;
@@ -189,13 +205,21 @@ struct Fp8Gemm {
 
     __device__ static void consume(const GemmParams& p, Scheduler& scheduler, const Smem& smem, u32 num_k_blocks,
                                    u32 thread) {
-        const u32 warpgroup = thread / kWarpgroupThreads;
+        // Warp-uniform by construction; the shuffle tells the compiler, which then keeps the descriptor
+        // arithmetic below in uniform registers instead of moving it there before every wgmma.
+        const u32 warpgroup = warp_uniform(thread / kWarpgroupThreads);
         const u32 lane = thread % 32;
         // wgmma fragment: this thread holds rows r and r + 8 of its warp's 16, columns 8j + 2(lane % 4) + {0,1}.
         const u32 tile_row = warpgroup * kWgmmaM + (thread % kWarpgroupThreads) / 32 * 16 + lane / 4;
         const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
+        // Descriptor start fields of stage 0 (this warpgroup's 64 rows of A, and B); stages are whole
+        // multiples of 16 bytes apart, so every other stage and K step is a constant away.
+        const u32 desc_a0 = sw128_desc_start(smem.a + warpgroup * kWgmmaM * kBlockK);
+        const u32 desc_b0 = sw128_desc_start(smem.b);
+        const float* sfa_thread = smem.sfa + tile_row;
         Tile tile;
-        u32 iteration = 0;  // K blocks consumed so far: selects the stage and its phase
+        // Carried across tiles: the stage of the next block to issue, and of the next to promote (and release).
+        StageCursor<kNumStages> issue_at, release_at;
 
         float acc[kAccRegs];
         // K block k's products land in prod0 / prod1 alternately; with kOverlap the next block's wgmmas run
@@ -216,31 +240,31 @@ struct Fp8Gemm {
 #pragma unroll
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
 
-            // Block i of this tile's K range: its stage, counted over every block this CTA consumed.
             const u32 num_blocks = tile.k_end - tile.k_begin;
-            // Waits for block i's stage and issues its four wgmmas (one commit group) into `prod`.
-            auto issue = [&](u32 i, float* prod) {
-                const u32 s = (iteration + i) % kNumStages;
-                mbarrier_wait(&smem.full[s], ((iteration + i) / kNumStages) & 1u);
-                const u64 desc_a = make_kmajor_sw128_desc(smem.a + s * kSmemA + warpgroup * kWgmmaM * kBlockK);
-                const u64 desc_b = make_kmajor_sw128_desc(smem.b + s * kSmemB);
+            // Waits for the next block's stage and issues its four wgmmas (one commit group) into `prod`.
+            auto issue = [&](float* prod) {
+                const u32 s = issue_at.stage;
+                mbarrier_wait(&smem.full[s], issue_at.phase);
+                const u32 desc_a = desc_a0 + s * (kSmemA >> 4);
+                const u32 desc_b = desc_b0 + s * (kSmemB >> 4);
                 fence_registers<kAccRegs>(prod);
                 wgmma_fence();
 #pragma unroll
                 for (u32 kk = 0; kk < kBlockK / kWgmmaK; ++kk) {
-                    WgmmaFp8<kBlockN>::mma(advance_desc_k(desc_a, kk * kWgmmaK),
-                                           advance_desc_k(desc_b, kk * kWgmmaK), prod, kk > 0);
+                    WgmmaFp8<kBlockN>::mma(sw128_desc(desc_a + kk * kWgmmaKDescStep),
+                                           sw128_desc(desc_b + kk * kWgmmaKDescStep), prod, kk > 0);
                 }
                 wgmma_commit();
+                issue_at.advance();
             };
 
             // B's scales are loaded one K block ahead, so their L2 latency hides behind a block of MMAs.
             float scale_b0 = load_global_nc_f32(sfb0 + tile.k_begin);
             float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + tile.k_begin) : scale_b0;
-            // A's scales of block i, read before the wgmma wait that precedes its promotion (the wait's memory
-            // clobber keeps the load above it), so their smem latency overlaps the MMAs.
-            auto scale_a = [&](u32 i) {
-                const float* sfa = smem.sfa + (iteration + i) % kNumStages * kBlockM + tile_row;
+            // A's scales of the next block to promote, read before the wgmma wait that precedes its promotion
+            // (the wait's memory clobber keeps the load above it), so their smem latency overlaps the MMAs.
+            auto scale_a = [&]() {
+                const float* sfa = sfa_thread + release_at.stage * kBlockM;
                 return make_float2(sfa[0], sfa[8]);
             };
             // Folds block i's finished products into acc and releases its stage to every producer that
@@ -250,7 +274,8 @@ struct Fp8Gemm {
                 const float next_b0 = load_global_nc_f32(sfb0 + k_ahead);
                 const float next_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k_ahead) : next_b0;
                 fence_registers<kAccRegs>(prod);
-                const u32 s = (iteration + i) % kNumStages;
+                const u32 s = release_at.stage;
+                release_at.advance();
                 // Lane r of each math warp releases the stage in CTA r of the cluster.
                 if constexpr (kClusterN > 1) {
                     if (lane < kClusterN) mbarrier_arrive_cluster(&smem.empty[s], lane);
@@ -275,40 +300,39 @@ struct Fp8Gemm {
                 // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
                 // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
                 // between the arms of a branch (C7518).
-                issue(0, prod0);
+                issue(prod0);
                 u32 i = 0;
                 for (; i + 2 < num_blocks; i += 2) {
-                    issue(i + 1, prod1);
-                    float2 sa = scale_a(i);
+                    issue(prod1);
+                    float2 sa = scale_a();
                     wgmma_wait<1>();
                     promote(i, prod0, sa);
-                    issue(i + 2, prod0);
-                    sa = scale_a(i + 1);
+                    issue(prod0);
+                    sa = scale_a();
                     wgmma_wait<1>();
                     promote(i + 1, prod1, sa);
                 }
                 if (i + 1 < num_blocks) {
-                    issue(i + 1, prod1);
-                    float2 sa = scale_a(i);
+                    issue(prod1);
+                    float2 sa = scale_a();
                     wgmma_wait<1>();
                     promote(i, prod0, sa);
-                    sa = scale_a(i + 1);
+                    sa = scale_a();
                     wgmma_wait<0>();
                     promote(i + 1, prod1, sa);
                 } else {
-                    const float2 sa = scale_a(i);
+                    const float2 sa = scale_a();
                     wgmma_wait<0>();
                     promote(i, prod0, sa);
                 }
             } else {
                 for (u32 i = 0; i < num_blocks; ++i) {
-                    issue(i, prod0);
-                    const float2 sa = scale_a(i);
+                    issue(prod0);
+                    const float2 sa = scale_a();
                     wgmma_wait<0>();
                     promote(i, prod0, sa);
                 }
             }
-            iteration += num_blocks;
             if (kType == GemmType::Dense && p.num_splits > 1) {
                 store_split(p, tile, smem.flags + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
             } else if (kOutputF32) {

@@ -19,15 +19,20 @@ constexpr u32 kWgmmaK = 32;
 //   bits 0-13 start address >> 4, 16-29 leading byte offset >> 4 (unused for swizzled K-major),
 //   32-45 stride byte offset >> 4 (distance between 8-row groups), 62-63 swizzle mode (1 = 128B).
 // The tile base must be 1024-byte aligned so the hardware swizzle pattern matches TMA's.
-__device__ __forceinline__ u64 make_kmajor_sw128_desc(const void* smem_tile) {
-    const u64 start = (smem_u32(smem_tile) & 0x3FFFFu) >> 4;
-    const u64 stride = kSwizzleAtomBytes >> 4;
-    return start | (stride << 32) | (1ull << 62);
+// Only the start field varies between tiles, stages and K steps; it is kept as a 32-bit value so that
+// stepping it is one add (a 64-bit add costs two plus a carry the field never produces: shared memory
+// addresses stay below 2^18, so start < 2^14).
+constexpr u32 kSw128DescHigh = (kSwizzleAtomBytes >> 4) | (1u << (62 - 32));
+
+__device__ __forceinline__ u32 sw128_desc_start(const void* smem_tile) { return smem_u32(smem_tile) >> 4; }
+
+__device__ __forceinline__ u64 sw128_desc(u32 start) {
+    return (static_cast<u64>(kSw128DescHigh) << 32) | start;
 }
 
-// Advancing along K inside the 128-byte span moves only the start address (the swizzle is a function of
-// absolute address bits, so the hardware applies it consistently).
-__device__ __forceinline__ u64 advance_desc_k(u64 desc, u32 k_bytes) { return desc + (k_bytes >> 4); }
+// Start-field step of one wgmma along K inside the 128-byte span (the swizzle is a function of absolute
+// address bits, so the hardware applies it consistently when only the start moves).
+constexpr u32 kWgmmaKDescStep = kWgmmaK >> 4;
 
 // Orders earlier register/shared-memory accesses before the wgmma that follows (required whenever the
 // accumulator registers were touched by ordinary instructions since the last wgmma).
