@@ -163,8 +163,8 @@ def launch_kernel(
     stream: int | None,
 ) -> None:
     """cuLaunchKernel with `args` the address of the kernelParams array, on `stream` (default: torch's
-    current stream on `device_index`). cuda.bindings' wrapper measured 6.4 µs per launch on the H100 host, a
-    ctypes call of libcuda's cuLaunchKernel 8.9 µs (scripts/profile_host.py)."""
+    current stream on `device_index`). Through cuda.bindings: on the H100 hosts its wrapper measured faster
+    than a ctypes call of libcuda's cuLaunchKernel, with or without the GIL released (docs/performance.md)."""
     if _current_device() != device_index:
         # The kernel handle resolves in the current context, which must be the tensors' device's.
         with torch.cuda.device(device_index):
