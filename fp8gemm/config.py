@@ -44,10 +44,21 @@ def stage_bytes(block_m: int, block_n: int) -> int:
     return (block_m + block_n) * BLOCK_K + block_m * 4
 
 
+# BF16 tiles whose width is a whole number of these columns (128 bytes: the TMA swizzle span) are staged
+# in TMA's 128-byte-swizzled layout and can leave by TMA store.
+TMA_STORE_COLUMNS = 64
+
+
+def tma_store_capable(block_n: int, output_f32: bool) -> bool:
+    return not output_f32 and block_n % TMA_STORE_COLUMNS == 0
+
+
 def staging_bytes(block_m: int, block_n: int, output_f32: bool) -> int:
-    """BF16 epilogue staging: each math warpgroup's 64 rows, padded by 16 bytes a row (no bank conflicts).
-    FP32 output (D = C + A·Bᵀ) stores straight from registers and needs none."""
-    return 0 if output_f32 else block_m * (2 * block_n + 16)
+    """BF16 epilogue staging: each math warpgroup's 64 rows, swizzled for TMA (no bank conflicts either way)
+    or else padded by 16 bytes a row. FP32 output (D = C + A·Bᵀ) stores straight from registers: none."""
+    if output_f32:
+        return 0
+    return block_m * 2 * block_n if tma_store_capable(block_n, output_f32) else block_m * (2 * block_n + 16)
 
 
 SPLIT_K_FLAGS_BYTES = 16  # one word per math warpgroup: last to arrive on a split-K tile

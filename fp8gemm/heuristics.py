@@ -10,11 +10,14 @@ with TILE_OVERHEAD_K added to K_unit for the unit's fixed costs. Split-K adds it
 per-range cost (the last range to finish a tile reads every range's partials) plus the partials' traffic.
 Ties go to no split, then the least modelled work, then the larger tile.
 
-2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads. Measured 2026-11-23 with the
-staged epilogue, block 128x128 with a cluster ran 2-7% faster on every M = 4096 shape (K from 512 to 16384)
-and 0-2% slower at M = 128; with the promotion math removed (an experiment) 15-22% faster. The traffic term
-does not capture that gain, so it is applied as measured: a cluster on the block_m = 128 choice for
-M >= MULTICAST_MIN_M.
+2-CTA clusters multicasting the A tile (cluster_n = 2) halve A's L2 reads but tie each pair of CTAs to the
+slower of the two. Measured 2026-11-23 with the TMA-store epilogue (docs/performance.md, run 4), block
+128x128 at M = 4096: the cluster ran 12% faster on 4096x7168x16384, whose operands (184 MB) are several
+times L2, within 1% on 4096x24576x1536 (44 MB), and 2-3% slower on the other four dense shapes (K of 512 to
+7168, up to 59 MB). The traffic term does not capture that, so it is applied as measured: dense problems
+take a cluster on the block_m = 128 choice only when M >= MULTICAST_MIN_M and their operands exceed
+MULTICAST_MIN_OPERAND_BYTES; grouped ones whenever M >= MULTICAST_MIN_M (as measured with the earlier
+epilogue: not re-measured yet).
 
 Worked example (132 SMs): M=64, N=2112, K=7168, where the weight read is the whole cost. block_n=128 gives
 17 tiles: 17 SMs each move (64 + 128)·7168 B, 23 µs modelled. block_n=16 gives 132 tiles in one wave moving
@@ -58,6 +61,7 @@ REDUCE_PER_SPLIT_S = 1e-6
 # Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
+MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 
 
 def wgmma_efficiency(block_n: int) -> float:
@@ -117,10 +121,12 @@ def choose_launch(
                 if best_key is None or key < best_key:
                     best_key, best = key, (config, split_k)
     config, split_k = best
+    operand_bytes = rows * k + weights * n * k
     if (
         config.block_m in MULTICAST_BLOCK_M
         and split_k == 1
         and m >= MULTICAST_MIN_M
+        and (gemm_type != GemmType.DENSE or operand_bytes > MULTICAST_MIN_OPERAND_BYTES)
         and num_sms >= 2
     ):
         best = (GemmConfig(gemm_type, config.block_m, config.block_n, config.num_stages, output_f32, 2), 1)

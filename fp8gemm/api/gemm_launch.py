@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import launch_plans
-from ..config import BLOCK_K, GemmConfig
+from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, tma_store_capable
 from ..jit.build import get_kernel
 from ..jit.launcher import GEMM_WORKSPACE_OFFSET, LaunchPlan, pack_gemm_params, set_pointer, tma_2d
 from ..utils import ceil_div, get_num_sms, get_tma_aligned_size
@@ -35,6 +35,18 @@ def _row_stride(t: torch.Tensor, rows: int, cols: int) -> int:
     """A one-row operand's row stride is never used and may be anything torch left there (e.g. 1 after a
     transpose); TMA still wants a 16-byte multiple, which the row length is (K % 16 == 0)."""
     return t.stride(-2) if rows > 1 else cols
+
+
+def _tma_d(config: GemmConfig, d: torch.Tensor, rows: int, cols: int, num_splits: int) -> bytes | None:
+    """D's store descriptor (64 x 64 boxes, 128-byte swizzle), or None where the kernel must store D itself:
+    FP32 output, a tile width the swizzled staging does not cover, split-K (the reduction writes D), or a D
+    that TMA cannot address (16-byte aligned base and row stride)."""
+    if not tma_store_capable(config.block_n, config.output_f32) or num_splits > 1:
+        return None
+    row_stride = _row_stride(d, rows, cols)
+    if d.data_ptr() % 16 or (row_stride * d.element_size()) % 16:
+        return None
+    return tma_2d(d, rows, cols, row_stride, TMA_STORE_COLUMNS, WGMMA_M, swizzle_128b=True)
 
 
 def plan_key(a: object, b: object, d: object, extra: object = None, scalars: tuple = ()) -> tuple | None:
@@ -117,6 +129,8 @@ def launch_gemm(
         tma_sfa=tma_2d(
             sfa, sfa_rows, sfa_col, get_tma_aligned_size(sfa_col, 4), config.block_m, 1, swizzle_128b=False
         ),
+        # D has A's rows (all groups' for the grouped layouts).
+        tma_d=_tma_d(config, d, a_rows, shape_n, num_splits),
         sfb=sfb.data_ptr(),
         d=d.data_ptr(),
         c=0 if c is None else c.data_ptr(),

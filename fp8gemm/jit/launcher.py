@@ -24,7 +24,7 @@ _current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
 _cu_launch_kernel = driver.cuLaunchKernel
 
 # Size of GemmParams in kernels/fp8_gemm.cuh and the offsets of its fields (pinned there by static_asserts).
-PARAMS_BYTES = 512
+PARAMS_BYTES = 640
 TMA_DESCRIPTOR_BYTES = 128
 
 
@@ -179,6 +179,7 @@ def launch_kernel(
 _TORCH_TO_TMA = {
     torch.float8_e4m3fn: ("CU_TENSOR_MAP_DATA_TYPE_UINT8", 1),
     torch.float32: ("CU_TENSOR_MAP_DATA_TYPE_FLOAT32", 4),
+    torch.bfloat16: ("CU_TENSOR_MAP_DATA_TYPE_BFLOAT16", 2),
 }
 
 
@@ -241,10 +242,10 @@ def clear_descriptor_cache() -> None:
     _encode_tma_2d.cache_clear()
 
 
-# GemmParams tail after the three descriptors: sfb, d, c, group_info, workspace, tile_counters pointers, then
-# seven u32.
-_PARAMS_TAIL = struct.Struct("<QQQQQQIIIIIII")
-_PARAMS_TAIL_OFFSET = 3 * TMA_DESCRIPTOR_BYTES
+# GemmParams tail after the four descriptors: sfb, d, c, group_info, workspace, tile_counters pointers, then
+# eight u32.
+_PARAMS_TAIL = struct.Struct("<QQQQQQIIIIIIII")
+_PARAMS_TAIL_OFFSET = 4 * TMA_DESCRIPTOR_BYTES
 GEMM_WORKSPACE_OFFSET = _PARAMS_TAIL_OFFSET + 4 * 8
 
 
@@ -252,6 +253,7 @@ def pack_gemm_params(
     tma_a: bytes,
     tma_b: bytes,
     tma_sfa: bytes,
+    tma_d: bytes | None,
     sfb: int,
     d: int,
     c: int,
@@ -266,14 +268,16 @@ def pack_gemm_params(
     ldc: int,
     num_splits: int,
 ) -> ctypes.Array:
-    """The bytes of one `fp8gemm::GemmParams`."""
+    """The bytes of one `fp8gemm::GemmParams`; `tma_d` None: the kernel stores D without TMA."""
     params = ctypes.create_string_buffer(PARAMS_BYTES)
     params[0:TMA_DESCRIPTOR_BYTES] = tma_a
     params[TMA_DESCRIPTOR_BYTES : 2 * TMA_DESCRIPTOR_BYTES] = tma_b
     params[2 * TMA_DESCRIPTOR_BYTES : 3 * TMA_DESCRIPTOR_BYTES] = tma_sfa
+    if tma_d is not None:
+        params[3 * TMA_DESCRIPTOR_BYTES : 4 * TMA_DESCRIPTOR_BYTES] = tma_d
     _PARAMS_TAIL.pack_into(
         params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, workspace, tile_counters, shape_m, shape_n, shape_k,
-        num_groups, ldd, ldc, num_splits,
+        num_groups, ldd, ldc, num_splits, tma_d is not None,
     )
     return params
 

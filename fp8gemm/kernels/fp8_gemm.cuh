@@ -34,6 +34,7 @@ struct GemmParams {
     TmaDescriptor tma_a;    // A as 2-D [rows, K], box [BLOCK_K, BLOCK_M], 128-byte swizzle
     TmaDescriptor tma_b;    // B as 2-D [groups * N, K], box [BLOCK_K, BLOCK_N], 128-byte swizzle
     TmaDescriptor tma_sfa;  // A's scales as 2-D [scale rows, M_pad], box [BLOCK_M, 1]
+    TmaDescriptor tma_d;    // BF16 D as 2-D [rows, N], box [64, 64], 128-byte swizzle (valid if tma_store)
     const float* sfb;
     void* d;
     const float* c;         // FP32 output only: C [rows, ldc], may alias D
@@ -47,10 +48,11 @@ struct GemmParams {
     u32 ldd;  // elements
     u32 ldc;  // elements
     u32 num_splits;  // dense: K is cut into this many ranges of whole K blocks, each a work unit
+    u32 tma_store;   // nonzero: whole BF16 tiles leave through tma_d (D 16-byte aligned, swizzled staging)
 };
-static_assert(__builtin_offsetof(GemmParams, sfb) == 384, "host mirrors this layout");
-static_assert(__builtin_offsetof(GemmParams, shape_m) == 432, "host mirrors this layout");
-static_assert(sizeof(GemmParams) == 512, "host mirrors this layout");
+static_assert(__builtin_offsetof(GemmParams, sfb) == 512, "host mirrors this layout");
+static_assert(__builtin_offsetof(GemmParams, shape_m) == 560, "host mirrors this layout");
+static_assert(sizeof(GemmParams) == 640, "host mirrors this layout");
 
 // A position in the ring of shared-memory stages: the stage and the parity of the trips round the ring
 // so far. Stepped one block at a time; computing both from a running block count costs a division by the
@@ -80,10 +82,17 @@ struct Fp8Gemm {
     static constexpr u32 kSmemSfa = kBlockM * sizeof(float);
     static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
     // The 1024 bytes of slack let the kernel align its base to the 128-byte swizzle atom itself.
-    // BF16 epilogue staging, per math warpgroup 64 rows padded by 16 bytes: the 8 rows a warp's fragment
-    // writes at once then start 4 banks apart (conflict-free), and rows stay 16-byte aligned.
+    // BF16 epilogue staging, per math warpgroup 64 rows. Tiles a whole number of 64 columns wide are staged
+    // as TMA's 128-byte swizzle lays them out: column segments of 64 values, each 64 rows of 128 bytes
+    // whose 16-byte chunks are XORed with row % 8; one TMA store per segment writes the tile out. Other
+    // widths pad each row by 16 bytes. Either way the 8 rows a warp's fragment writes at once fall in
+    // different banks, and 16-byte pieces stay aligned.
+    static constexpr bool kSwizzledStaging = !kOutputF32 && kBlockN % 64 == 0;
+    static constexpr u32 kStagingSegmentBytes = kWgmmaM * kSwizzleBytes;
     static constexpr u32 kStagingRowBytes = 2 * kBlockN + 16;
-    static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kWgmmaM * kStagingRowBytes;
+    static constexpr u32 kStagingBytesPerWarpgroup =
+        kSwizzledStaging ? kWgmmaM * 2 * kBlockN : kWgmmaM * kStagingRowBytes;
+    static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kStagingBytesPerWarpgroup;
     // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
     static constexpr u32 kSmemFlags = 16;
     static constexpr u32 kSmemBytes =
@@ -118,18 +127,21 @@ struct Fp8Gemm {
         u64* empty = full + kNumStages;
         u32* flags = reinterpret_cast<u32*>(empty + kNumStages);
 
+        const Smem smem_parts{smem_u32(smem_a), smem_u32(smem_b), smem_sfa, smem_u32(smem_sfa), smem_u32(full),
+                              smem_u32(empty), smem_staging, flags};
         const u32 thread = threadIdx.x;
         if (thread == kNumMathThreads) {
             if (dynamic_smem_bytes() < kSmemBytes) __trap();  // launched with the wrong config
             tma_prefetch_descriptor(&p.tma_a);
             tma_prefetch_descriptor(&p.tma_b);
             tma_prefetch_descriptor(&p.tma_sfa);
+            if (p.tma_store) tma_prefetch_descriptor(&p.tma_d);
 #pragma unroll
             for (u32 s = 0; s < kNumStages; ++s) {
-                mbarrier_init(&full[s], 1);
+                mbarrier_init(smem_parts.full_bar(s), 1);
                 // One lane of each math warp of every CTA in the cluster: a stage is refilled (in all of
                 // them, by multicast) only once every consumer has released it.
-                mbarrier_init(&empty[s], kClusterN * kNumMathThreads / 32);
+                mbarrier_init(smem_parts.empty_bar(s), kClusterN * kNumMathThreads / 32);
             }
             fence_barrier_init();
             fence_proxy_async_shared();
@@ -141,15 +153,14 @@ struct Fp8Gemm {
             __syncthreads();
         }
 
-        const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
-        Scheduler scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
-        const Smem smem_parts{smem_a, smem_b, smem_sfa, full, empty, smem_staging, flags};
+        // Everything the two roles keep is built after setmaxnreg: values live across it count against
+        // the kernel's entry budget (65536 / kNumThreads registers), not the math warpgroups' larger one.
         if (thread >= kNumMathThreads) {
             warpgroup_reg_dealloc<kProducerRegisters>();
-            if (thread == kNumMathThreads) produce(p, scheduler, smem_parts, num_k_blocks);
+            if (thread == kNumMathThreads) produce(p, smem_parts);
         } else {
             warpgroup_reg_alloc<kMathRegisters>();
-            consume(p, scheduler, smem_parts, num_k_blocks, thread);
+            consume(p, smem_parts, thread);
         }
         // A CTA leaves only once its peers have stopped arriving on its barriers and writing its smem.
         if constexpr (kClusterN > 1) {
@@ -160,20 +171,30 @@ struct Fp8Gemm {
 
     using Scheduler = TileScheduler<kType, kBlockM, kBlockN, kSchedulerGroupN, kClusterN>;
 
+    __device__ static Scheduler make_scheduler(const GemmParams& p, u32 num_k_blocks) {
+        return Scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
+    }
+
+    // Stage 0 of each ring, as 32-bit shared-memory addresses where TMA, wgmma and the barriers take them.
     struct Smem {
-        u8* a;
-        u8* b;
-        float* sfa;
-        u64* full;
-        u64* empty;
+        u32 a;
+        u32 b;
+        float* sfa;  // read by the math threads
+        u32 sfa_addr;
+        u32 full;
+        u32 empty;
         u8* staging;
         u32* flags;
+
+        __device__ __forceinline__ u32 full_bar(u32 stage) const { return full + stage * sizeof(u64); }
+        __device__ __forceinline__ u32 empty_bar(u32 stage) const { return empty + stage * sizeof(u64); }
     };
 
     // One thread: fills stage after stage with K blocks of the tiles this CTA computes, in the same order
     // the math warpgroups consume them (both walk their own copy of the scheduler).
-    __device__ static void produce(const GemmParams& p, Scheduler& scheduler, const Smem& smem,
-                                   u32 num_k_blocks) {
+    __device__ static void produce(const GemmParams& p, const Smem& smem) {
+        const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
+        Scheduler scheduler = make_scheduler(p, num_k_blocks);
         const u32 cluster_rank = kClusterN > 1 ? cluster_cta_rank() : 0u;
         constexpr u16 kClusterMask = (1u << kClusterN) - 1u;
         Tile tile;
@@ -186,25 +207,28 @@ struct Fp8Gemm {
             const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
             for (u32 k = tile.k_begin; k < tile.k_end; ++k, fill_at.advance()) {
                 const u32 s = fill_at.stage;
-                mbarrier_wait(&smem.empty[s], fill_at.phase ^ 1u);
+                const u32 full = smem.full_bar(s);
+                mbarrier_wait(smem.empty_bar(s), fill_at.phase ^ 1u);
                 // The whole A tile arrives (its parts from every CTA of the cluster), plus this CTA's B and sfa.
-                mbarrier_arrive_expect_tx(&smem.full[s], kStageTxBytes);
+                mbarrier_arrive_expect_tx(full, kStageTxBytes);
                 const i32 k_elem = k * kBlockK;
-                u8* a_part = smem.a + s * kSmemA + cluster_rank * kSmemAPart;
+                const u32 a_part = smem.a + s * kSmemA + cluster_rank * kSmemAPart;
                 const i32 a_part_row = a_row + cluster_rank * kRowsAPart;
                 if constexpr (kClusterN > 1) {
-                    tma_load_2d_multicast(a_part, &p.tma_a, &smem.full[s], k_elem, a_part_row, kClusterMask);
+                    tma_load_2d_multicast(a_part, &p.tma_a, full, k_elem, a_part_row, kClusterMask);
                 } else {
-                    tma_load_2d(a_part, &p.tma_a, &smem.full[s], k_elem, a_part_row);
+                    tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);
                 }
-                tma_load_2d(smem.b + s * kSmemB, &p.tma_b, &smem.full[s], k_elem, b_row);
-                tma_load_2d(smem.sfa + s * kBlockM, &p.tma_sfa, &smem.full[s], tile.m_block * kBlockM, sfa_row + k);
+                tma_load_2d(smem.b + s * kSmemB, &p.tma_b, full, k_elem, b_row);
+                tma_load_2d(smem.sfa_addr + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
+                            sfa_row + k);
             }
         }
     }
 
-    __device__ static void consume(const GemmParams& p, Scheduler& scheduler, const Smem& smem, u32 num_k_blocks,
-                                   u32 thread) {
+    __device__ static void consume(const GemmParams& p, const Smem& smem, u32 thread) {
+        const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
+        Scheduler scheduler = make_scheduler(p, num_k_blocks);
         // Warp-uniform by construction; the shuffle tells the compiler, which then keeps the descriptor
         // arithmetic below in uniform registers instead of moving it there before every wgmma.
         const u32 warpgroup = warp_uniform(thread / kWarpgroupThreads);
@@ -214,12 +238,14 @@ struct Fp8Gemm {
         const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
         // Descriptor start fields of stage 0 (this warpgroup's 64 rows of A, and B); stages are whole
         // multiples of 16 bytes apart, so every other stage and K step is a constant away.
-        const u32 desc_a0 = sw128_desc_start(smem.a + warpgroup * kWgmmaM * kBlockK);
-        const u32 desc_b0 = sw128_desc_start(smem.b);
-        const float* sfa_thread = smem.sfa + tile_row;
+        const u32 desc_a0 = (smem.a + warpgroup * kWgmmaM * kBlockK) >> 4;
+        const u32 desc_b0 = smem.b >> 4;
+        // Lane r of each math warp releases stages in CTA r of the cluster (the others never arrive).
+        const u32 release_bar0 = kClusterN > 1 ? cluster_map_shared(smem.empty, lane % kClusterN) : smem.empty;
+        const u32 sfa_thread = smem.sfa_addr + tile_row * sizeof(float);
         Tile tile;
-        // Carried across tiles: the stage of the next block to issue, and of the next to promote (and release).
-        StageCursor<kNumStages> issue_at, release_at;
+        // Carried across tiles: the stage of the next block to issue.
+        StageCursor<kNumStages> issue_at;
 
         float acc[kAccRegs];
         // K block k's products land in prod0 / prod1 alternately; with kOverlap the next block's wgmmas run
@@ -241,10 +267,11 @@ struct Fp8Gemm {
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
 
             const u32 num_blocks = tile.k_end - tile.k_begin;
-            // Waits for the next block's stage and issues its four wgmmas (one commit group) into `prod`.
+            // Waits for the next block's stage and issues its four wgmmas (one commit group) into `prod`;
+            // returns the stage, which that block's promotion reads and releases.
             auto issue = [&](float* prod) {
-                const u32 s = issue_at.stage;
-                mbarrier_wait(&smem.full[s], issue_at.phase);
+                const u32 s = warp_uniform(issue_at.stage);
+                mbarrier_wait(smem.full_bar(s), issue_at.phase);
                 const u32 desc_a = desc_a0 + s * (kSmemA >> 4);
                 const u32 desc_b = desc_b0 + s * (kSmemB >> 4);
                 fence_registers<kAccRegs>(prod);
@@ -256,31 +283,37 @@ struct Fp8Gemm {
                 }
                 wgmma_commit();
                 issue_at.advance();
+                return s;
             };
 
             // B's scales are loaded one K block ahead, so their L2 latency hides behind a block of MMAs.
-            float scale_b0 = load_global_nc_f32(sfb0 + tile.k_begin);
-            float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + tile.k_begin) : scale_b0;
-            // A's scales of the next block to promote, read before the wgmma wait that precedes its promotion
-            // (the wait's memory clobber keeps the load above it), so their smem latency overlaps the MMAs.
-            auto scale_a = [&]() {
-                const float* sfa = sfa_thread + release_at.stage * kBlockM;
-                return make_float2(sfa[0], sfa[8]);
+            const float* sfb_next0 = sfb0 + tile.k_begin;
+            const float* sfb_next1 = sfb1 + tile.k_begin;
+            float scale_b0 = load_global_nc_f32(sfb_next0);
+            float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb_next1) : scale_b0;
+            // A's scales of a block, read before the wgmma wait that precedes its promotion (the wait's
+            // memory clobber keeps the load above it), so their smem latency overlaps the MMAs.
+            auto scale_a = [&](u32 stage) {
+                const u32 addr = sfa_thread + stage * (kBlockM * sizeof(float));
+                return make_float2(load_shared_f32(addr), load_shared_f32(addr + 8 * sizeof(float)));
             };
-            // Folds block i's finished products into acc and releases its stage to every producer that
-            // wrote into it.
-            auto promote = [&](u32 i, float* prod, const float2 sa) {
-                const u32 k_ahead = tile.k_begin + min_of(i + 1, num_blocks - 1);
-                const float next_b0 = load_global_nc_f32(sfb0 + k_ahead);
-                const float next_b1 = kMayStraddle ? load_global_nc_f32(sfb1 + k_ahead) : next_b0;
+            // Folds the finished products of the block in `stage` into acc, releases the stage to every
+            // producer that wrote into it, and (if another block follows) loads the next block's B scales.
+            auto promote = [&](float* prod, u32 stage, const float2 sa, bool next_block) {
+                float next_b0 = scale_b0, next_b1 = scale_b1;
+                if (next_block) {
+                    ++sfb_next0;
+                    next_b0 = load_global_nc_f32(sfb_next0);
+                    if constexpr (kMayStraddle) {
+                        ++sfb_next1;
+                        next_b1 = load_global_nc_f32(sfb_next1);
+                    }
+                }
                 fence_registers<kAccRegs>(prod);
-                const u32 s = release_at.stage;
-                release_at.advance();
-                // Lane r of each math warp releases the stage in CTA r of the cluster.
                 if constexpr (kClusterN > 1) {
-                    if (lane < kClusterN) mbarrier_arrive_cluster(&smem.empty[s], lane);
+                    if (lane < kClusterN) mbarrier_arrive_remote(release_bar0 + stage * sizeof(u64));
                 } else {
-                    if (lane == 0) mbarrier_arrive(&smem.empty[s]);
+                    if (lane == 0) mbarrier_arrive(release_bar0 + stage * sizeof(u64));
                 }
 #pragma unroll
                 for (u32 j = 0; j < kBlockN / 8; ++j) {
@@ -300,37 +333,37 @@ struct Fp8Gemm {
                 // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
                 // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
                 // between the arms of a branch (C7518).
-                issue(prod0);
+                u32 stage0 = issue(prod0);
                 u32 i = 0;
                 for (; i + 2 < num_blocks; i += 2) {
-                    issue(prod1);
-                    float2 sa = scale_a();
+                    const u32 stage1 = issue(prod1);
+                    float2 sa = scale_a(stage0);
                     wgmma_wait<1>();
-                    promote(i, prod0, sa);
-                    issue(prod0);
-                    sa = scale_a();
+                    promote(prod0, stage0, sa, true);
+                    stage0 = issue(prod0);
+                    sa = scale_a(stage1);
                     wgmma_wait<1>();
-                    promote(i + 1, prod1, sa);
+                    promote(prod1, stage1, sa, true);
                 }
                 if (i + 1 < num_blocks) {
-                    issue(prod1);
-                    float2 sa = scale_a();
+                    const u32 stage1 = issue(prod1);
+                    float2 sa = scale_a(stage0);
                     wgmma_wait<1>();
-                    promote(i, prod0, sa);
-                    sa = scale_a();
+                    promote(prod0, stage0, sa, true);
+                    sa = scale_a(stage1);
                     wgmma_wait<0>();
-                    promote(i + 1, prod1, sa);
+                    promote(prod1, stage1, sa, false);
                 } else {
-                    const float2 sa = scale_a();
+                    const float2 sa = scale_a(stage0);
                     wgmma_wait<0>();
-                    promote(i, prod0, sa);
+                    promote(prod0, stage0, sa, false);
                 }
             } else {
                 for (u32 i = 0; i < num_blocks; ++i) {
-                    issue(prod0);
-                    const float2 sa = scale_a();
+                    const u32 stage = issue(prod0);
+                    const float2 sa = scale_a(stage);
                     wgmma_wait<0>();
-                    promote(i, prod0, sa);
+                    promote(prod0, stage, sa, i + 1 < num_blocks);
                 }
             }
             if (kType == GemmType::Dense && p.num_splits > 1) {
@@ -338,36 +371,84 @@ struct Fp8Gemm {
             } else if (kOutputF32) {
                 store_tile(p, tile, tile_row, lane, acc);
             } else {
-                store_tile_staged(p, tile, smem.staging + warpgroup * kWgmmaM * kStagingRowBytes, warpgroup,
+                store_tile_staged(p, tile, smem.staging + warpgroup * kStagingBytesPerWarpgroup, warpgroup,
                                   thread % kWarpgroupThreads, acc);
             }
+        }
+        // Shared memory outlives the TMA stores that read it only if the CTA waits for them.
+        if constexpr (kSwizzledStaging) {
+            if (thread % kWarpgroupThreads == 0) bulk_wait_group<0>();
+        }
+    }
+
+    // Byte offset of (row, byte column) in a warpgroup's staging rows (layouts: see kSwizzledStaging).
+    __device__ __forceinline__ static u32 staging_offset(u32 row, u32 byte_col) {
+        if constexpr (kSwizzledStaging) {
+            const u32 chunk = (byte_col / 16 % 8) ^ (row % 8);
+            return byte_col / kSwizzleBytes * kStagingSegmentBytes + row * kSwizzleBytes + chunk * 16 + byte_col % 16;
+        } else {
+            return row * kStagingRowBytes + byte_col;
         }
     }
 
     // BF16 output through shared memory: the warpgroup writes its 64 x BLOCK_N fragment into its staging
-    // rows, then copies them out in whole 16-byte pieces (8 columns), each row's pieces side by side in one
-    // warp: full 32-byte sectors and a quarter of the store instructions of storing from the fragment.
-    // Rows past the valid count, padding rows of the contiguous layout and columns past N are untouched.
+    // rows. When D takes TMA stores and every row of the 64 that lies inside D belongs to the tile, one
+    // thread hands the rows to TMA and the warpgroup goes on to its next tile while they drain (TMA clips
+    // D's bounds). Otherwise the warpgroup copies them out in whole 16-byte pieces (8 columns), each row's
+    // pieces side by side in one warp. Either way rows past the valid count, padding rows of the contiguous
+    // layout and columns past N are untouched.
     __device__ static void store_tile_staged(const GemmParams& p, const Tile& tile, u8* staging, u32 warpgroup,
                                              u32 wg_thread, const float* acc) {
         const u32 lane = wg_thread % 32;
         const u32 frag_row = wg_thread / 32 * 16 + lane / 4;
         const u32 barrier = 1 + warpgroup;  // 0 is __syncthreads'
-        // The previous tile's copy-out has read every staging row before anyone overwrites it.
+        const u32 first_row = tile.m_block * kBlockM + warpgroup * kWgmmaM;
+        const u32 staging_addr = smem_u32(staging);
+        // This thread's vote on "every row is the tile's": thread t < 64 checks row first_row + t (its
+        // m_indices load overlaps the fragment writes below).
+        bool row_ok = true;
+        if constexpr (kType == GemmType::GroupedMasked) {
+            row_ok = first_row + kWgmmaM <= tile.valid_rows;
+        } else if constexpr (kType == GemmType::GroupedContiguous) {
+            const u32 row = first_row + wg_thread;
+            if (wg_thread < kWgmmaM && row < p.shape_m) {
+                row_ok = load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
+            }
+        }
+        // The previous tile's rows have been read out, by TMA or by the copy below, before anyone
+        // overwrites them.
+        if constexpr (kSwizzledStaging) {
+            if (wg_thread == 0) bulk_wait_group_read<0>();
+        }
         named_barrier_sync(barrier, kWarpgroupThreads);
 #pragma unroll
         for (u32 j = 0; j < kBlockN / 8; ++j) {
             const u32 byte_col = (8 * j + 2 * (lane % 4)) * 2;
-            store_shared_u32(staging + frag_row * kStagingRowBytes + byte_col, pack_bf16x2(acc[4 * j], acc[4 * j + 1]));
-            store_shared_u32(staging + (frag_row + 8) * kStagingRowBytes + byte_col,
+            store_shared_u32(staging_addr + staging_offset(frag_row, byte_col), pack_bf16x2(acc[4 * j], acc[4 * j + 1]));
+            store_shared_u32(staging_addr + staging_offset(frag_row + 8, byte_col),
                              pack_bf16x2(acc[4 * j + 2], acc[4 * j + 3]));
         }
-        named_barrier_sync(barrier, kWarpgroupThreads);
+        const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
+        if constexpr (kSwizzledStaging) {
+            fence_proxy_async_shared();  // the writes above, seen by the TMA store that reads them
+            const bool whole = named_barrier_and(barrier, kWarpgroupThreads, row_ok);
+            if (whole && p.tma_store) {
+                if (wg_thread == 0) {
+#pragma unroll
+                    for (u32 seg = 0; seg < kBlockN / 64; ++seg) {
+                        tma_store_2d(&p.tma_d, staging_addr + seg * kStagingSegmentBytes, tile.n_block * kBlockN + seg * 64,
+                                     static_cast<i32>(row_offset + first_row));
+                    }
+                    bulk_commit_group();
+                }
+                return;
+            }
+        } else {
+            named_barrier_sync(barrier, kWarpgroupThreads);
+        }
 
         constexpr u32 kPiecesPerRow = kBlockN / 8;
         constexpr u32 kPieces = kWgmmaM * kPiecesPerRow;
-        const u32 first_row = tile.m_block * kBlockM + warpgroup * kWgmmaM;
-        const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
         u16* d = static_cast<u16*>(p.d);
         // 16-byte stores need 16-byte aligned rows; D's rows are only required to be 8-byte aligned.
         const bool aligned16 = ((reinterpret_cast<u64>(d) | (static_cast<u64>(p.ldd) * 2)) & 15u) == 0;
@@ -381,7 +462,7 @@ struct Fp8Gemm {
                 valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
             }
             if (!valid) continue;
-            const uint4 v = load_shared_u32x4(staging + r * kStagingRowBytes + piece % kPiecesPerRow * 16);
+            const uint4 v = load_shared_u32x4(staging_addr + staging_offset(r, piece % kPiecesPerRow * 16));
             u16* out = d + (row_offset + row) * p.ldd + col;
             if (aligned16) {
                 store_global_u32x4(out, v);

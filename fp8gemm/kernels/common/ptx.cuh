@@ -21,50 +21,59 @@ __device__ __forceinline__ u32 smem_u32(const void* ptr) {
     return static_cast<u32>(__cvta_generic_to_shared(ptr));
 }
 
-__device__ __forceinline__ u32 warp_uniform(u32 value) { return __shfl_sync(0xffffffffu, value, 0); }
+// Lane 0's value, which ptxas then knows to be the same in every lane and keeps in uniform registers (the
+// wgmma descriptors must end up there). In asm so that the front end cannot fold it away when it can
+// prove the value uniform itself: ptxas would not know, and would rebuild descriptors with R2UR per wgmma.
+__device__ __forceinline__ u32 warp_uniform(u32 value) {
+    u32 uniform;
+    asm volatile("shfl.sync.idx.b32 %0, %1, 0, 0x1f, 0xffffffff;" : "=r"(uniform) : "r"(value));
+    return uniform;
+}
 
 // ---------------------------------------------------------------- mbarrier (PTX ISA 9.7.13.15)
-__device__ __forceinline__ void mbarrier_init(u64* bar, u32 arrive_count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(bar)), "r"(arrive_count));
+// Barriers are named by their 32-bit shared-memory address: kernels convert a barrier array's base once
+// and step it by sizeof(u64), instead of converting a generic pointer (S2R + LEA) at every use.
+__device__ __forceinline__ void mbarrier_init(u32 bar, u32 arrive_count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(arrive_count));
 }
 
-__device__ __forceinline__ void mbarrier_arrive(u64* bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_u32(bar)) : "memory");
+__device__ __forceinline__ void mbarrier_arrive(u32 bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
 }
 
-// Arrive on the barrier at the same smem offset in CTA `cta_rank` of this cluster (multicast consumers
-// release a stage in every CTA whose producer wrote into their shared memory). Release at CTA scope, the
-// default: a .cluster-scope release compiles to a MEMBAR that waits for every outstanding load of the
-// warp (the prefetched scales included) and measured 3x slower overall (ncu: 45% of cycles stalled on it).
-// The stage's wgmma reads are complete before this arrive (wgmma.wait_group), which is all the producer
-// that overwrites it needs.
-__device__ __forceinline__ void mbarrier_arrive_cluster(u64* bar, u32 cta_rank) {
-    asm volatile(
-        "{\n\t.reg .b32 remote;\n\t"
-        "mapa.shared::cluster.u32 remote, %0, %1;\n\t"
-        "mbarrier.arrive.shared::cluster.b64 _, [remote];\n\t}" ::"r"(smem_u32(bar)),
-        "r"(cta_rank)
-        : "memory");
+// The address of this CTA's shared-memory location `addr` in CTA `cta_rank` of the cluster.
+__device__ __forceinline__ u32 cluster_map_shared(u32 addr, u32 cta_rank) {
+    u32 remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(addr), "r"(cta_rank));
+    return remote;
 }
 
-__device__ __forceinline__ void mbarrier_arrive_expect_tx(u64* bar, u32 bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_u32(bar)), "r"(bytes)
-                 : "memory");
+// Arrives on a barrier of another CTA of the cluster (`remote_bar` from cluster_map_shared): multicast
+// consumers release a stage in every CTA whose producer wrote into their shared memory. Release at CTA
+// scope, the default: a .cluster-scope release compiles to a MEMBAR that waits for every outstanding load
+// of the warp (the prefetched scales included) and measured 3x slower overall (ncu: 45% of cycles stalled
+// on it). The stage's wgmma reads are complete before this arrive (wgmma.wait_group), which is all the
+// producer that overwrites it needs.
+__device__ __forceinline__ void mbarrier_arrive_remote(u32 remote_bar) {
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];" ::"r"(remote_bar) : "memory");
+}
+
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(u32 bar, u32 bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
 }
 
 // Spins until the phase with the given parity has completed. A fresh barrier is in phase 0, so waiting
 // on parity 1 returns at once: that is how producers pass their first trip round the ring.
-__device__ __forceinline__ void mbarrier_wait(u64* bar, u32 parity) {
-    u32 done;
-    do {
-        asm volatile(
-            "{\n\t.reg .pred p;\n\t"
-            "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
-            "selp.u32 %0, 1, 0, p;\n\t}"
-            : "=r"(done)
-            : "r"(smem_u32(bar)), "r"(parity)
-            : "memory");
-    } while (!done);
+// The spin loop lives inside the asm: a loop the compiler can see exits on a per-thread value, after which
+// it no longer trusts warp-uniform values (stage counters, descriptors) to stay in uniform registers.
+__device__ __forceinline__ void mbarrier_wait(u32 bar, u32 parity) {
+    asm volatile(
+        "{\n\t.reg .pred done;\n"
+        "WAIT:\n\t"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n\t"
+        "@!done bra WAIT;\n\t}" ::"r"(bar),
+        "r"(parity)
+        : "memory");
 }
 
 // Makes barrier initialisation visible to the async proxy (TMA) and to the other CTAs of a cluster.
@@ -101,24 +110,46 @@ __device__ __forceinline__ void tma_prefetch_descriptor(const TmaDescriptor* des
 }
 
 // Loads the box at (c0, c1) (innermost first) into shared memory, completing on `bar`'s tx count.
-__device__ __forceinline__ void tma_load_2d(void* smem_dst, const TmaDescriptor* desc, u64* bar, i32 c0,
-                                            i32 c1) {
+__device__ __forceinline__ void tma_load_2d(u32 smem_dst, const TmaDescriptor* desc, u32 bar, i32 c0, i32 c1) {
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];" ::
-            "r"(smem_u32(smem_dst)),
-        "l"(reinterpret_cast<u64>(desc)), "r"(smem_u32(bar)), "r"(c0), "r"(c1)
+            "r"(smem_dst),
+        "l"(reinterpret_cast<u64>(desc)), "r"(bar), "r"(c0), "r"(c1)
         : "memory");
 }
 
 // Same box, written to the same smem offset in every CTA of `cta_mask`; each receiver's barrier at
 // `bar`'s offset gets the transaction bytes.
-__device__ __forceinline__ void tma_load_2d_multicast(void* smem_dst, const TmaDescriptor* desc, u64* bar,
+__device__ __forceinline__ void tma_load_2d_multicast(u32 smem_dst, const TmaDescriptor* desc, u32 bar,
                                                       i32 c0, i32 c1, u16 cta_mask) {
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
-        "[%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_u32(smem_dst)),
-        "l"(reinterpret_cast<u64>(desc)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "h"(cta_mask)
+        "[%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_dst),
+        "l"(reinterpret_cast<u64>(desc)), "r"(bar), "r"(c0), "r"(c1), "h"(cta_mask)
         : "memory");
+}
+
+// Stores the box at (c0, c1) from shared memory; elements outside the tensor are not written. Completion is
+// tracked per thread in bulk async-groups (commit, then wait).
+__device__ __forceinline__ void tma_store_2d(const TmaDescriptor* desc, u32 smem_src, i32 c0, i32 c1) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];" ::"l"(
+                     reinterpret_cast<u64>(desc)),
+                 "r"(smem_src), "r"(c0), "r"(c1)
+                 : "memory");
+}
+
+__device__ __forceinline__ void bulk_commit_group() { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
+
+// Waits until at most kPending of this thread's bulk groups still read their shared-memory source.
+template <int kPending>
+__device__ __forceinline__ void bulk_wait_group_read() {
+    asm volatile("cp.async.bulk.wait_group.read %0;" ::"n"(kPending) : "memory");
+}
+
+// Waits until at most kPending of this thread's bulk groups are still in flight at all.
+template <int kPending>
+__device__ __forceinline__ void bulk_wait_group() {
+    asm volatile("cp.async.bulk.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
 // ---------------------------------------------------------------- registers (PTX ISA 9.7.19.5)
@@ -139,6 +170,20 @@ __device__ __forceinline__ void named_barrier_sync(u32 id, u32 num_threads) {
     asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(num_threads) : "memory");
 }
 
+// Syncs like named_barrier_sync and returns whether `pred` held in every participating thread.
+__device__ __forceinline__ bool named_barrier_and(u32 id, u32 num_threads, bool pred) {
+    u32 all;
+    asm volatile(
+        "{\n\t.reg .pred p, q;\n\t"
+        "setp.ne.u32 p, %1, 0;\n\t"
+        "bar.red.and.pred q, %2, %3, p;\n\t"
+        "selp.u32 %0, 1, 0, q;\n\t}"
+        : "=r"(all)
+        : "r"(static_cast<u32>(pred)), "r"(id), "r"(num_threads)
+        : "memory");
+    return all != 0;
+}
+
 // ---------------------------------------------------------------- conversions and stores
 // Packs two floats as bf16x2, `lo` at the lower address (cvt puts its first source in the upper half).
 __device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
@@ -155,15 +200,21 @@ __device__ __forceinline__ void store_global_f32x2(void* ptr, float x, float y) 
     asm volatile("st.global.v2.f32 [%0], {%1, %2};" ::"l"(ptr), "f"(x), "f"(y) : "memory");
 }
 
-__device__ __forceinline__ void store_shared_u32(void* ptr, u32 value) {
-    asm volatile("st.shared.b32 [%0], %1;" ::"r"(smem_u32(ptr)), "r"(value) : "memory");
+__device__ __forceinline__ void store_shared_u32(u32 addr, u32 value) {
+    asm volatile("st.shared.b32 [%0], %1;" ::"r"(addr), "r"(value) : "memory");
 }
 
-__device__ __forceinline__ uint4 load_shared_u32x4(const void* ptr) {
+__device__ __forceinline__ float load_shared_f32(u32 addr) {
+    float value;
+    asm volatile("ld.shared.f32 %0, [%1];" : "=f"(value) : "r"(addr) : "memory");
+    return value;
+}
+
+__device__ __forceinline__ uint4 load_shared_u32x4(u32 addr) {
     uint4 v;
     asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(smem_u32(ptr))
+                 : "r"(addr)
                  : "memory");
     return v;
 }
