@@ -127,7 +127,7 @@ struct Fp8Gemm {
         u64* empty = full + kNumStages;
         u32* flags = reinterpret_cast<u32*>(empty + kNumStages);
 
-        const Smem smem_parts{smem_u32(smem_a), smem_u32(smem_b), smem_sfa, smem_u32(smem_sfa), smem_u32(full),
+        const Smem smem_parts{smem_u32(smem_a), smem_u32(smem_b), smem_u32(smem_sfa), smem_u32(full),
                               smem_u32(empty), smem_staging, flags};
         const u32 thread = threadIdx.x;
         if (thread == kNumMathThreads) {
@@ -179,8 +179,7 @@ struct Fp8Gemm {
     struct Smem {
         u32 a;
         u32 b;
-        float* sfa;  // read by the math threads
-        u32 sfa_addr;
+        u32 sfa;
         u32 full;
         u32 empty;
         u8* staging;
@@ -220,7 +219,7 @@ struct Fp8Gemm {
                     tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);
                 }
                 tma_load_2d(smem.b + s * kSmemB, &p.tma_b, full, k_elem, b_row);
-                tma_load_2d(smem.sfa_addr + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
+                tma_load_2d(smem.sfa + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
                             sfa_row + k);
             }
         }
@@ -238,11 +237,11 @@ struct Fp8Gemm {
         const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
         // Descriptor start fields of stage 0 (this warpgroup's 64 rows of A, and B); stages are whole
         // multiples of 16 bytes apart, so every other stage and K step is a constant away.
-        const u32 desc_a0 = (smem.a + warpgroup * kWgmmaM * kBlockK) >> 4;
-        const u32 desc_b0 = smem.b >> 4;
+        const u32 desc_a0 = sw128_desc_start(smem.a + warpgroup * kWgmmaM * kBlockK);
+        const u32 desc_b0 = sw128_desc_start(smem.b);
         // Lane r of each math warp releases stages in CTA r of the cluster (the others never arrive).
         const u32 release_bar0 = kClusterN > 1 ? cluster_map_shared(smem.empty, lane % kClusterN) : smem.empty;
-        const u32 sfa_thread = smem.sfa_addr + tile_row * sizeof(float);
+        const u32 sfa_thread = smem.sfa + tile_row * sizeof(float);
         Tile tile;
         // Carried across tiles: the stage of the next block to issue.
         StageCursor<kNumStages> issue_at;

@@ -24,7 +24,7 @@ constexpr u32 kWgmmaK = 32;
 // addresses stay below 2^18, so start < 2^14).
 constexpr u32 kSw128DescHigh = (kSwizzleAtomBytes >> 4) | (1u << (62 - 32));
 
-__device__ __forceinline__ u32 sw128_desc_start(const void* smem_tile) { return smem_u32(smem_tile) >> 4; }
+__device__ __forceinline__ u32 sw128_desc_start(u32 smem_tile) { return smem_tile >> 4; }
 
 __device__ __forceinline__ u64 sw128_desc(u32 start) {
     return (static_cast<u64>(kSw128DescHigh) << 32) | start;
