@@ -39,9 +39,12 @@ class GemmType(IntEnum):
         return {0: "Dense", 1: "GroupedContiguous", 2: "GroupedMasked"}[int(self)]
 
 
+B_SCALE_BYTES_PER_STAGE = 8  # the B tile's one or two scales of the stage's K block
+
+
 def stage_bytes(block_m: int, block_n: int) -> int:
-    """Shared memory of one pipeline stage: A tile, B tile and the A tile's scales."""
-    return (block_m + block_n) * BLOCK_K + block_m * 4
+    """Shared memory of one pipeline stage: A tile, B tile, the A tile's and the B tile's scales."""
+    return (block_m + block_n) * BLOCK_K + block_m * 4 + B_SCALE_BYTES_PER_STAGE
 
 
 # BF16 tiles whose width is a whole number of these columns (128 bytes: the TMA swizzle span) are staged

@@ -36,6 +36,7 @@ from functools import lru_cache
 from . import launch_plans
 from .config import (
     BLOCK_K,
+    WGMMA_M,
     BLOCK_M_CHOICES,
     BLOCK_N_CHOICES,
     GemmConfig,
@@ -59,6 +60,12 @@ WGMMA_N_STEP = 64
 SPLIT_K_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8)
 REDUCE_FIXED_S = 1e-6
 REDUCE_PER_SPLIT_S = 1e-6
+# Dense problems of 65 to 128 rows take one 128-row tile row, unsplit. Measured 2026-11-23 (sweep of every
+# block_n and split-K 1-8 at M = 128, docs/performance.md run 5): against the model's free choice (two 64-row
+# tiles) it was 4-8% faster on four of five shapes (128x7168x16384 57.0 vs 62.0 µs, 128x7168x2048 13.7 vs
+# 14.8, 128x24576x1536 25.7 vs 26.9, 128x2112x7168 17.5 vs 18.3) and tied on 128x4096x7168. Among
+# block_m = 128 configs the model's block_n choice is the sweep's best or within 2%.
+ONE_TILE_ROW_MAX_M = 128
 # Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
@@ -103,15 +110,20 @@ def choose_launch(
     # No config beats reading every operand once from HBM: the floor that split-K cannot lower.
     hbm_seconds = (rows * k + weights * n * k + rows * n * 2) / HBM_BYTES_PER_S
     best_key, best = None, None
+    # Dense, 64 < M <= 128: one tile row whose two math warpgroups share every B load, unsplit (see
+    # ONE_TILE_ROW_MAX_M).
+    one_tile_row = gemm_type == GemmType.DENSE and WGMMA_M < m <= ONE_TILE_ROW_MAX_M
     for block_m in BLOCK_M_CHOICES:
-        if m <= 64 and block_m > 64:
+        if m <= WGMMA_M and block_m > WGMMA_M:
             continue  # a second math warpgroup would only multiply zeros
+        if one_tile_row and block_m != ONE_TILE_ROW_MAX_M:
+            continue
         for block_n in BLOCK_N_CHOICES:
             if not b_scale_blocks_per_tile_ok(block_n):
                 continue
             config = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n, output_f32), output_f32)
             tiles = config.num_tiles(m, n) * (num_groups if gemm_type == GemmType.GROUPED_MASKED else 1)
-            splits = SPLIT_K_CHOICES if gemm_type == GemmType.DENSE else (1,)
+            splits = SPLIT_K_CHOICES if gemm_type == GemmType.DENSE and not one_tile_row else (1,)
             for split_k in sorted({effective_splits(k, s) for s in splits}):
                 waves = _ceil_div(max(tiles * split_k, 1), num_sms)
                 work = waves * _unit_seconds(block_m, block_n, _ceil_div(k, split_k))
@@ -154,8 +166,8 @@ def forced_config(config: GemmConfig, split_k: int = 1) -> Iterator[None]:
     """Within the block, ops of `config.gemm_type` launch `config` (with `split_k` K ranges, dense only)
     instead of the heuristic's choice (sanitizer runs, tuning, tests of one variant)."""
     problems = config.problems()
-    if split_k > 1 and (config.gemm_type != GemmType.DENSE or config.cluster_n > 1):
-        problems.append("split_k > 1 needs a dense config without a cluster")
+    if split_k > 1 and config.gemm_type != GemmType.DENSE:
+        problems.append("split_k > 1 needs a dense config")
     if problems:
         raise ValueError(f"invalid kernel config {config}: {'; '.join(problems)}")
     global _forced

@@ -293,6 +293,17 @@ def _row(shape: str = "dense M=64 N=2112 K=7168", **kwargs) -> Row:
     return Row(**{**fields, **kwargs})
 
 
+def test_kernel_time_geomeans_come_from_the_profiler_timings() -> None:
+    rows = [
+        _row(fp8gemm_us=10.0, cublas_us=12.0, fp8gemm_kernel_us=7.0, cublas_kernel_us=14.0),
+        _row(fp8gemm_us=10.0, cublas_us=12.0),  # no kernel times: left out of the kernel-time geomean
+    ]
+    assert rows[0].kernel_speedup == pytest.approx(2.0)
+    assert rows[1].kernel_speedup is None
+    assert speedup_geomeans(rows, kernel_time=True)["dense"] == pytest.approx(2.0)
+    assert speedup_geomeans(rows)["dense"] == pytest.approx(1.2)
+
+
 def test_row_metrics() -> None:
     row = _row(fp8gemm_us=1000.0, cublas_us=1500.0)
     assert row.speedup == pytest.approx(1.5)

@@ -299,6 +299,13 @@ def test_small_m_picks_block_m_64(m: int, gemm_type: GemmType) -> None:
         assert heuristics.choose_config(gemm_type, m, n, k, 4, 132).block_m == 64
 
 
+@pytest.mark.parametrize("m", [65, 100, 128])
+@pytest.mark.parametrize("n,k", [(2112, 7168), (24576, 1536), (7168, 16384), (4096, 7168)])
+def test_dense_65_to_128_rows_take_one_unsplit_tile_row(m: int, n: int, k: int) -> None:
+    config, split_k = heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132)
+    assert (config.block_m, split_k) == (128, 1)
+
+
 def test_decode_shape_fills_every_sm() -> None:
     # The weight read is the whole cost: its work units (tiles x K ranges) must cover every SM.
     config, split_k = heuristics.choose_launch(GemmType.DENSE, 64, 2112, 7168, 1, 132)

@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     gemm_rows = [row for row in rows if row.suite != "quant"]
     quant_rows = [row for row in rows if row.suite == "quant"]
     if gemm_rows or not quant_rows:
+        print(
+            "kernel time (CUDA profiler: the kernels' own execution, without event-timing overhead), same runs:\n"
+            + format_geomeans(speedup_geomeans(gemm_rows, kernel_time=True), "kernel-time speed-up")
+            + "\n"
+        )
         print(format_table(gemm_rows))
         print(format_geomeans(speedup_geomeans(gemm_rows)))
     if quant_rows:

@@ -12,7 +12,13 @@ from fp8gemm.testing import calc_diff
 from .cases import Case, build_case, build_quant_case
 from .report import Row
 from .suites import QuantShape, Shape
-from .timing import clean_l2_median_ms, copy_bandwidth_gbps, host_us_per_call, kernel_median_ms
+from .timing import (
+    clean_l2_median_ms,
+    copy_bandwidth_gbps,
+    host_us_per_call,
+    kernel_median_ms,
+    profiled_kernel_ms,
+)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -26,6 +32,7 @@ def _measure_cublas(case: Case, ours: torch.Tensor, row: Row) -> None:
     try:
         row.diff = calc_diff(ours, torch.cat(case.run_cublas()))
         row.cublas_us = kernel_median_ms(case.run_cublas) * 1e3
+        row.cublas_kernel_us = profiled_kernel_ms(case.run_cublas) * 1e3
     except (RuntimeError, ValueError, NotImplementedError) as exc:
         row.cublas_error = _error_text(exc)
 
@@ -42,6 +49,7 @@ def measure_shape(shape: Shape) -> Row:
         _measure_cublas(case, ours, row)
         del ours
         row.fp8gemm_us = kernel_median_ms(case.run_fp8gemm) * 1e3
+        row.fp8gemm_kernel_us = profiled_kernel_ms(case.run_fp8gemm) * 1e3
         row.launch_us = host_us_per_call(case.run_fp8gemm)
     except Exception as exc:  # any failure belongs in this row's report; the run goes on
         row.error = _error_text(exc)

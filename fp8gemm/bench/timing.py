@@ -57,6 +57,55 @@ def kernel_median_ms(fn: Callable[[], object]) -> float:
     return float(do_bench(fn, return_mode="median"))
 
 
+PROFILE_REPS = 50
+
+
+def profiled_kernel_ms(fn: Callable[[], object], reps: int = PROFILE_REPS) -> float:
+    """Median GPU execution time of the kernels one `fn()` call launches, in ms, L2 flushed before each run.
+
+    The kernels' own start and end times, as the CUDA profiler (torch.profiler / CUPTI) records them: no
+    launch latency, no event-recording gaps. A call launching several kernels (cuBLAS's per-group loop)
+    counts the sum of their durations, not the idle time between them. The flush is do_bench's (a 256 MB
+    fill, so both timings carry the same dirty-L2 write-back); its kernels are told apart by name (profiled
+    alone first).
+    """
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+    for _ in range(EVENT_WARMUP):
+        fn()
+    torch.cuda.synchronize()
+
+    def kernels(prof: profile) -> list:
+        events = [e for e in prof.events() if e.device_type == DeviceType.CUDA]
+        return sorted(events, key=lambda e: e.time_range.start)
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        flush.zero_()
+        torch.cuda.synchronize()
+    flush_names = {e.name for e in kernels(prof)}
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            flush.zero_()
+            fn()
+        torch.cuda.synchronize()
+    runs: list[float] = []
+    in_flush = False
+    for event in kernels(prof):
+        if event.name in flush_names:
+            if not in_flush:
+                runs.append(0.0)
+            in_flush = True
+        else:
+            in_flush = False
+            if runs:
+                runs[-1] += event.time_range.elapsed_us()
+    if len(runs) != reps or not all(runs):
+        raise RuntimeError(f"profiler saw {len(runs)} timed runs with kernels, expected {reps}")
+    return statistics.median(runs) / 1e3
+
+
 def clean_l2_median_ms(fn: Callable[[], object]) -> float:
     """Median GPU time of one `fn()` call in ms, with L2 emptied by a 256 MB read before each run.
 

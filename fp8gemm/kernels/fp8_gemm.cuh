@@ -81,6 +81,8 @@ struct Fp8Gemm {
     static constexpr u32 kSmemB = kBlockN * kBlockK;
     static constexpr u32 kSmemSfa = kBlockM * sizeof(float);
     static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
+    // B's one or two scales of the stage's K block (cp.async, not TMA: a TMA box is at least 16 bytes).
+    static constexpr u32 kSmemSfb = 2 * sizeof(float);
     // The 1024 bytes of slack let the kernel align its base to the 128-byte swizzle atom itself.
     // BF16 epilogue staging, per math warpgroup 64 rows. Tiles a whole number of 64 columns wide are staged
     // as TMA's 128-byte swizzle lays them out: column segments of 64 values, each 64 rows of 128 bytes
@@ -96,7 +98,7 @@ struct Fp8Gemm {
     // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
     static constexpr u32 kSmemFlags = 16;
     static constexpr u32 kSmemBytes =
-        1024 + kNumStages * kStageTxBytes + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
+        1024 + kNumStages * (kStageTxBytes + kSmemSfb) + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
     // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
     static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
@@ -117,18 +119,7 @@ struct Fp8Gemm {
 
     __device__ static void run(const GemmParams& p) {
         extern __shared__ u8 smem_raw[];
-        u8* smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
-        u8* smem_a = smem;
-        u8* smem_b = smem_a + kNumStages * kSmemA;
-        // The staging size is a multiple of 128 bytes (64 rows of 16-byte multiples): sfa stays TMA-aligned.
-        u8* smem_staging = smem_b + kNumStages * kSmemB;
-        float* smem_sfa = reinterpret_cast<float*>(smem_staging + kSmemStaging);
-        u64* full = reinterpret_cast<u64*>(smem_sfa + kNumStages * kBlockM);
-        u64* empty = full + kNumStages;
-        u32* flags = reinterpret_cast<u32*>(empty + kNumStages);
-
-        const Smem smem_parts{smem_u32(smem_a), smem_u32(smem_b), smem_u32(smem_sfa), smem_u32(full),
-                              smem_u32(empty), smem_staging, flags};
+        const Smem smem_parts{smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u)};
         const u32 thread = threadIdx.x;
         if (thread == kNumMathThreads) {
             if (dynamic_smem_bytes() < kSmemBytes) __trap();  // launched with the wrong config
@@ -138,7 +129,8 @@ struct Fp8Gemm {
             if (p.tma_store) tma_prefetch_descriptor(&p.tma_d);
 #pragma unroll
             for (u32 s = 0; s < kNumStages; ++s) {
-                mbarrier_init(smem_parts.full_bar(s), 1);
+                // The producer's expect-tx arrival (TMA bytes) and its cp.async arrival (B's scales).
+                mbarrier_init(smem_parts.full_bar(s), 2);
                 // One lane of each math warp of every CTA in the cluster: a stage is refilled (in all of
                 // them, by multicast) only once every consumer has released it.
                 mbarrier_init(smem_parts.empty_bar(s), kClusterN * kNumMathThreads / 32);
@@ -175,19 +167,53 @@ struct Fp8Gemm {
         return Scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
     }
 
-    // Stage 0 of each ring, as 32-bit shared-memory addresses where TMA, wgmma and the barriers take them.
+    // The dynamic shared memory, carved at compile-time offsets from one 1024-byte aligned base (one register
+    // for the producer to keep, within its 40): stage 0 of each ring as the 32-bit shared-memory address TMA,
+    // wgmma and the barriers take. The staging size is a multiple of 128 bytes (64 rows of 16-byte multiples),
+    // so sfa stays TMA-aligned.
     struct Smem {
-        u32 a;
-        u32 b;
-        u32 sfa;
-        u32 full;
-        u32 empty;
-        u8* staging;
-        u32* flags;
+        static constexpr u32 kOffsetB = kNumStages * kSmemA;
+        static constexpr u32 kOffsetStaging = kOffsetB + kNumStages * kSmemB;
+        static constexpr u32 kOffsetSfa = kOffsetStaging + kSmemStaging;
+        static constexpr u32 kOffsetSfb = kOffsetSfa + kNumStages * kSmemSfa;
+        static constexpr u32 kOffsetFull = kOffsetSfb + kNumStages * kSmemSfb;
+        static constexpr u32 kOffsetEmpty = kOffsetFull + kNumStages * sizeof(u64);
+        static constexpr u32 kOffsetFlags = kOffsetEmpty + kNumStages * sizeof(u64);
+        static_assert(kOffsetFlags + kSmemFlags + 1024 == kSmemBytes, "the carve-up covers kSmemBytes");
 
-        __device__ __forceinline__ u32 full_bar(u32 stage) const { return full + stage * sizeof(u64); }
-        __device__ __forceinline__ u32 empty_bar(u32 stage) const { return empty + stage * sizeof(u64); }
+        u8* base;
+
+        __device__ __forceinline__ u32 addr(u32 offset) const { return smem_u32(base) + offset; }
+        __device__ __forceinline__ u32 a() const { return addr(0); }
+        __device__ __forceinline__ u32 b() const { return addr(kOffsetB); }
+        __device__ __forceinline__ u32 sfa() const { return addr(kOffsetSfa); }
+        __device__ __forceinline__ u32 sfb() const { return addr(kOffsetSfb); }
+        __device__ __forceinline__ u32 empty() const { return addr(kOffsetEmpty); }
+        __device__ __forceinline__ u32 full_bar(u32 stage) const { return addr(kOffsetFull) + stage * sizeof(u64); }
+        __device__ __forceinline__ u32 empty_bar(u32 stage) const { return empty() + stage * sizeof(u64); }
+        __device__ __forceinline__ u8* staging() const { return base + kOffsetStaging; }
+        __device__ __forceinline__ u32* flags() const { return reinterpret_cast<u32*>(base + kOffsetFlags); }
     };
+
+    // The tile's two B scale rows (the second is the first again where the tile stays inside one 128-column
+    // block, or lies past N), each indexed by K block, as element offsets into sfb: 32-bit, so the producer
+    // keeps one register per row within its 40. A cluster's padding n block lies past N: its lookups are
+    // clamped (it stores nothing).
+    struct BScaleRows {
+        u32 first;
+        u32 second;
+        u32 second_col;  // tile column where the second row's block begins
+    };
+
+    __device__ __forceinline__ static BScaleRows b_scale_rows(const GemmParams& p, const Tile& tile, u32 num_k_blocks) {
+        const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
+        const u32 n_base = tile.n_block * kBlockN;
+        const u32 scale_n0 = min_of(n_base / kScaleBlock, num_scale_n - 1);
+        const u32 scale_n1 = min_of(scale_n0 + 1, num_scale_n - 1);
+        const u32 group = tile.group * num_scale_n * num_k_blocks;
+        return {group + scale_n0 * num_k_blocks, group + scale_n1 * num_k_blocks,
+                (scale_n0 + 1) * kScaleBlock - n_base};
+    }
 
     // One thread: fills stage after stage with K blocks of the tiles this CTA computes, in the same order
     // the math warpgroups consume them (both walk their own copy of the scheduler).
@@ -204,6 +230,10 @@ struct Fp8Gemm {
                               tile.m_block * kBlockM;
             const i32 b_row = (kType == GemmType::Dense ? 0u : tile.group * p.shape_n) + tile.n_block * kBlockN;
             const i32 sfa_row = kType == GemmType::GroupedMasked ? tile.group * num_k_blocks : 0u;
+            const BScaleRows sfb = b_scale_rows(p, tile, num_k_blocks);
+            // Not unrolled: one thread issuing a few copies per K block is never the bottleneck, and the
+            // unrolled copies' live values do not fit the producer's 40 registers.
+#pragma unroll 1
             for (u32 k = tile.k_begin; k < tile.k_end; ++k, fill_at.advance()) {
                 const u32 s = fill_at.stage;
                 const u32 full = smem.full_bar(s);
@@ -211,16 +241,23 @@ struct Fp8Gemm {
                 // The whole A tile arrives (its parts from every CTA of the cluster), plus this CTA's B and sfa.
                 mbarrier_arrive_expect_tx(full, kStageTxBytes);
                 const i32 k_elem = k * kBlockK;
-                const u32 a_part = smem.a + s * kSmemA + cluster_rank * kSmemAPart;
+                const u32 a_part = smem.a() + s * kSmemA + cluster_rank * kSmemAPart;
                 const i32 a_part_row = a_row + cluster_rank * kRowsAPart;
                 if constexpr (kClusterN > 1) {
                     tma_load_2d_multicast(a_part, &p.tma_a, full, k_elem, a_part_row, kClusterMask);
                 } else {
                     tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);
                 }
-                tma_load_2d(smem.b + s * kSmemB, &p.tma_b, full, k_elem, b_row);
-                tma_load_2d(smem.sfa + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
+                tma_load_2d(smem.b() + s * kSmemB, &p.tma_b, full, k_elem, b_row);
+                tma_load_2d(smem.sfa() + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
                             sfa_row + k);
+                // B's scales arrive with the stage: the math warps read them from shared memory, off the
+                // L2 round trip that a load per K block put on their critical path.
+                cp_async_4(smem.sfb() + s * kSmemSfb, p.sfb + sfb.first + k);
+                if constexpr (kMayStraddle) {
+                    cp_async_4(smem.sfb() + s * kSmemSfb + sizeof(float), p.sfb + sfb.second + k);
+                }
+                cp_async_mbarrier_arrive(full);
             }
         }
     }
@@ -234,14 +271,13 @@ struct Fp8Gemm {
         const u32 lane = thread % 32;
         // wgmma fragment: this thread holds rows r and r + 8 of its warp's 16, columns 8j + 2(lane % 4) + {0,1}.
         const u32 tile_row = warpgroup * kWgmmaM + (thread % kWarpgroupThreads) / 32 * 16 + lane / 4;
-        const u32 num_scale_n = ceil_div(p.shape_n, kScaleBlock);
         // Descriptor start fields of stage 0 (this warpgroup's 64 rows of A, and B); stages are whole
         // multiples of 16 bytes apart, so every other stage and K step is a constant away.
-        const u32 desc_a0 = sw128_desc_start(smem.a + warpgroup * kWgmmaM * kBlockK);
-        const u32 desc_b0 = sw128_desc_start(smem.b);
+        const u32 desc_a0 = sw128_desc_start(smem.a() + warpgroup * kWgmmaM * kBlockK);
+        const u32 desc_b0 = sw128_desc_start(smem.b());
         // Lane r of each math warp releases stages in CTA r of the cluster (the others never arrive).
-        const u32 release_bar0 = kClusterN > 1 ? cluster_map_shared(smem.empty, lane % kClusterN) : smem.empty;
-        const u32 sfa_thread = smem.sfa + tile_row * sizeof(float);
+        const u32 release_bar0 = kClusterN > 1 ? cluster_map_shared(smem.empty(), lane % kClusterN) : smem.empty();
+        const u32 sfa_thread = smem.sfa() + tile_row * sizeof(float);
         Tile tile;
         // Carried across tiles: the stage of the next block to issue.
         StageCursor<kNumStages> issue_at;
@@ -253,14 +289,7 @@ struct Fp8Gemm {
         float prod1[kOverlap ? kAccRegs : 1];
         while (scheduler.next(tile)) {
             if (tile.skip) continue;
-            const u32 n_base = tile.n_block * kBlockN;
-            // A cluster's padding n block lies past N: clamp its scale lookups (it stores nothing).
-            const u32 scale_n0 = min_of(n_base / kScaleBlock, num_scale_n - 1);
-            const u32 scale_n1 = min_of(scale_n0 + 1, num_scale_n - 1);
-            const u32 second_scale_col = (scale_n0 + 1) * kScaleBlock - n_base;  // tile column of the next block
-            const float* sfb_group = p.sfb + static_cast<u64>(tile.group) * num_scale_n * num_k_blocks;
-            const float* sfb0 = sfb_group + scale_n0 * num_k_blocks;
-            const float* sfb1 = sfb_group + scale_n1 * num_k_blocks;
+            const u32 second_scale_col = b_scale_rows(p, tile, num_k_blocks).second_col;
 
 #pragma unroll
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
@@ -285,29 +314,19 @@ struct Fp8Gemm {
                 return s;
             };
 
-            // B's scales are loaded one K block ahead, so their L2 latency hides behind a block of MMAs.
-            const float* sfb_next0 = sfb0 + tile.k_begin;
-            const float* sfb_next1 = sfb1 + tile.k_begin;
-            float scale_b0 = load_global_nc_f32(sfb_next0);
-            float scale_b1 = kMayStraddle ? load_global_nc_f32(sfb_next1) : scale_b0;
-            // A's scales of a block, read before the wgmma wait that precedes its promotion (the wait's
-            // memory clobber keeps the load above it), so their smem latency overlaps the MMAs.
-            auto scale_a = [&](u32 stage) {
-                const u32 addr = sfa_thread + stage * (kBlockM * sizeof(float));
-                return make_float2(load_shared_f32(addr), load_shared_f32(addr + 8 * sizeof(float)));
+            // A's scales of a block (this thread's two rows) and B's (one or two), read before the wgmma wait
+            // that precedes its promotion (the wait's memory clobber keeps the loads above it), so their smem
+            // latency overlaps the MMAs.
+            auto block_scales = [&](u32 stage) {
+                const u32 a_addr = sfa_thread + stage * (kBlockM * sizeof(float));
+                const u32 b_addr = smem.sfb() + stage * kSmemSfb;
+                const float b0 = load_shared_f32(b_addr);
+                return make_float4(load_shared_f32(a_addr), load_shared_f32(a_addr + 8 * sizeof(float)), b0,
+                                   kMayStraddle ? load_shared_f32(b_addr + sizeof(float)) : b0);
             };
-            // Folds the finished products of the block in `stage` into acc, releases the stage to every
-            // producer that wrote into it, and (if another block follows) loads the next block's B scales.
-            auto promote = [&](float* prod, u32 stage, const float2 sa, bool next_block) {
-                float next_b0 = scale_b0, next_b1 = scale_b1;
-                if (next_block) {
-                    ++sfb_next0;
-                    next_b0 = load_global_nc_f32(sfb_next0);
-                    if constexpr (kMayStraddle) {
-                        ++sfb_next1;
-                        next_b1 = load_global_nc_f32(sfb_next1);
-                    }
-                }
+            // Folds the finished products of the block in `stage` into acc and releases the stage to every
+            // producer that wrote into it.
+            auto promote = [&](float* prod, u32 stage, const float4 scales) {
                 fence_registers<kAccRegs>(prod);
                 if constexpr (kClusterN > 1) {
                     if (lane < kClusterN) mbarrier_arrive_remote(release_bar0 + stage * sizeof(u64));
@@ -316,16 +335,14 @@ struct Fp8Gemm {
                 }
 #pragma unroll
                 for (u32 j = 0; j < kBlockN / 8; ++j) {
-                    const float scale_b = (kMayStraddle && j * 8 >= second_scale_col) ? scale_b1 : scale_b0;
-                    const float s0 = sa.x * scale_b;
-                    const float s1 = sa.y * scale_b;
+                    const float scale_b = (kMayStraddle && j * 8 >= second_scale_col) ? scales.w : scales.z;
+                    const float s0 = scales.x * scale_b;
+                    const float s1 = scales.y * scale_b;
                     acc[4 * j + 0] += s0 * prod[4 * j + 0];
                     acc[4 * j + 1] += s0 * prod[4 * j + 1];
                     acc[4 * j + 2] += s1 * prod[4 * j + 2];
                     acc[4 * j + 3] += s1 * prod[4 * j + 3];
                 }
-                scale_b0 = next_b0;
-                scale_b1 = next_b1;
             };
 
             if constexpr (kOverlap) {
@@ -336,41 +353,41 @@ struct Fp8Gemm {
                 u32 i = 0;
                 for (; i + 2 < num_blocks; i += 2) {
                     const u32 stage1 = issue(prod1);
-                    float2 sa = scale_a(stage0);
+                    float4 sc = block_scales(stage0);
                     wgmma_wait<1>();
-                    promote(prod0, stage0, sa, true);
+                    promote(prod0, stage0, sc);
                     stage0 = issue(prod0);
-                    sa = scale_a(stage1);
+                    sc = block_scales(stage1);
                     wgmma_wait<1>();
-                    promote(prod1, stage1, sa, true);
+                    promote(prod1, stage1, sc);
                 }
                 if (i + 1 < num_blocks) {
                     const u32 stage1 = issue(prod1);
-                    float2 sa = scale_a(stage0);
+                    float4 sc = block_scales(stage0);
                     wgmma_wait<1>();
-                    promote(prod0, stage0, sa, true);
-                    sa = scale_a(stage1);
+                    promote(prod0, stage0, sc);
+                    sc = block_scales(stage1);
                     wgmma_wait<0>();
-                    promote(prod1, stage1, sa, false);
+                    promote(prod1, stage1, sc);
                 } else {
-                    const float2 sa = scale_a(stage0);
+                    const float4 sc = block_scales(stage0);
                     wgmma_wait<0>();
-                    promote(prod0, stage0, sa, false);
+                    promote(prod0, stage0, sc);
                 }
             } else {
                 for (u32 i = 0; i < num_blocks; ++i) {
                     const u32 stage = issue(prod0);
-                    const float2 sa = scale_a(stage);
+                    const float4 sc = block_scales(stage);
                     wgmma_wait<0>();
-                    promote(prod0, stage, sa, i + 1 < num_blocks);
+                    promote(prod0, stage, sc);
                 }
             }
             if (kType == GemmType::Dense && p.num_splits > 1) {
-                store_split(p, tile, smem.flags + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
+                store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
             } else if (kOutputF32) {
                 store_tile(p, tile, tile_row, lane, acc);
             } else {
-                store_tile_staged(p, tile, smem.staging + warpgroup * kStagingBytesPerWarpgroup, warpgroup,
+                store_tile_staged(p, tile, smem.staging() + warpgroup * kStagingBytesPerWarpgroup, warpgroup,
                                   thread % kWarpgroupThreads, acc);
             }
         }
@@ -477,6 +494,8 @@ struct Fp8Gemm {
     // whichever CTA is last) and writes D, then resets the counter for the next launch.
     __device__ static void store_split(const GemmParams& p, const Tile& tile, u32* last_flag, u32 warpgroup,
                                        u32 wg_thread, const float* acc) {
+        // A cluster's padding n block has no columns in D and no counter of its own.
+        if (tile.n_block * kBlockN >= p.shape_n) return;
         const u32 lane = wg_thread % 32;
         const u32 frag_row = warpgroup * kWgmmaM + wg_thread / 32 * 16 + lane / 4;
         const u32 m_base = tile.m_block * kBlockM;

@@ -129,6 +129,18 @@ __device__ __forceinline__ void tma_load_2d_multicast(u32 smem_dst, const TmaDes
         : "memory");
 }
 
+// ---------------------------------------------------------------- cp.async (PTX ISA 9.7.9.3)
+// Copies 4 bytes from global to shared memory asynchronously (4-byte aligned both sides).
+__device__ __forceinline__ void cp_async_4(u32 smem_dst, const void* src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(smem_dst), "l"(src) : "memory");
+}
+
+// One arrival on `bar`, made once every cp.async this thread has issued so far has landed; .noinc: the
+// barrier's expected arrival count must include it.
+__device__ __forceinline__ void cp_async_mbarrier_arrive(u32 bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
+}
+
 // Stores the box at (c0, c1) from shared memory; elements outside the tensor are not written. Completion is
 // tracked per thread in bulk async-groups (commit, then wait).
 __device__ __forceinline__ void tma_store_2d(const TmaDescriptor* desc, u32 smem_src, i32 c0, i32 c1) {
@@ -233,12 +245,6 @@ __device__ __forceinline__ float4 load_global_cg_f32x4(const float* ptr) {
     float4 v;
     asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(ptr));
     return v;
-}
-
-__device__ __forceinline__ float load_global_nc_f32(const float* ptr) {
-    float value;
-    asm volatile("ld.global.nc.f32 %0, [%1];" : "=f"(value) : "l"(ptr));
-    return value;
 }
 
 __device__ __forceinline__ float2 load_global_f32x2(const float* ptr) {
