@@ -36,9 +36,9 @@ from functools import lru_cache
 from . import launch_plans
 from .config import (
     BLOCK_K,
-    WGMMA_M,
     BLOCK_M_CHOICES,
     BLOCK_N_CHOICES,
+    WGMMA_M,
     GemmConfig,
     GemmType,
     b_scale_blocks_per_tile_ok,
