@@ -1,10 +1,11 @@
 """Times every kernel config on a few dense shapes next to cuBLAS: the data behind heuristic choices.
 
 Usage: python scripts/sweep_configs.py [MxNxK ...] [--block-m 128] [--block-n 112,128,160] [--split-k 1,4]
-                                       [--cluster 1,2] [--max-waves 2]
+                                       [--cluster 1,2] [--max-waves 2] [--kernel-time]
 Prints one line per (shape, config): µs, TFLOPS, speed-up vs cuBLAS, and marks the heuristic's choice.
 Configs are built directly (not only those the heuristic can return), so a new variant can be measured
-before the heuristic learns it; --max-waves drops launches with more work units than that many waves.
+before the heuristic learns it; --max-waves drops launches with more work units than that many waves;
+--kernel-time times by the profiler's kernel execution time instead of events (which add ~3 µs a launch).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 import fp8gemm
 from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import DenseShape
-from fp8gemm.bench.timing import kernel_median_ms
+from fp8gemm.bench.timing import kernel_median_ms, profiled_kernel_ms
 from fp8gemm.config import BLOCK_N_CHOICES, GemmConfig, GemmType, b_scale_blocks_per_tile_ok, max_stages
 from fp8gemm.heuristics import choose_launch, effective_splits, forced_config
 from fp8gemm.jit.build import precompile
@@ -33,7 +34,9 @@ def main() -> None:
     parser.add_argument("--split-k", default="1")
     parser.add_argument("--cluster", default="1,2")
     parser.add_argument("--max-waves", type=float, default=float("inf"))
+    parser.add_argument("--kernel-time", action="store_true")
     args = parser.parse_args()
+    timed_ms = profiled_kernel_ms if args.kernel_time else kernel_median_ms
     block_ms = [int(x) for x in args.block_m.split(",")]
     block_ns = [int(x) for x in args.block_n.split(",")] if args.block_n else list(BLOCK_N_CHOICES)
     splits = [int(x) for x in args.split_k.split(",")]
@@ -50,7 +53,7 @@ def main() -> None:
     for text in args.shapes:
         m, n, k = (int(x) for x in text.split("x"))
         case = build_case(DenseShape(m, n, k))
-        cublas_us = kernel_median_ms(case.run_cublas) * 1e3
+        cublas_us = timed_ms(case.run_cublas) * 1e3
         reference = torch.cat(case.run_cublas())
         chosen = choose_launch(GemmType.DENSE, m, n, k, 1, num_sms)
         print(f"== {m}x{n}x{k}: cuBLAS {cublas_us:.1f} us", flush=True)
@@ -66,7 +69,7 @@ def main() -> None:
                     d.fill_(float("nan"))
                     case.run_fp8gemm()
                     diff = calc_diff(d, reference)
-                    us = kernel_median_ms(case.run_fp8gemm) * 1e3
+                    us = timed_ms(case.run_fp8gemm) * 1e3
                 mark = "  <- heuristic" if (config, split_k) == chosen else ""
                 tflops = case.workload.flops / us / 1e6
                 print(

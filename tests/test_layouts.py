@@ -235,11 +235,12 @@ def test_every_config_is_valid_and_fits_shared_memory(config: GemmConfig) -> Non
 
 
 @pytest.mark.parametrize("config", heuristics.all_configs(), ids=str)
-def test_every_config_uses_the_deepest_ring_that_fits(config: GemmConfig) -> None:
+def test_every_config_uses_the_deepest_ring_that_fits_its_width_cap(config: GemmConfig) -> None:
+    cap = cfg.MAX_STAGES if config.block_n <= cfg.DEEP_RING_MAX_BLOCK_N else cfg.WIDE_TILE_STAGES
     deeper = GemmConfig(
         config.gemm_type, config.block_m, config.block_n, config.num_stages + 1, config.output_f32
     )
-    assert config.num_stages == cfg.MAX_STAGES or deeper.smem_bytes > cfg.SM90_SMEM_CAPACITY
+    assert config.num_stages == cap or (config.num_stages < cap and deeper.smem_bytes > cfg.SM90_SMEM_CAPACITY)
 
 
 def test_all_configs_cover_every_layout_and_tile_without_duplicates() -> None:
