@@ -1,8 +1,9 @@
 """Times every kernel config on a few dense shapes next to cuBLAS: the data behind heuristic choices.
 
 Usage: python scripts/sweep_configs.py [MxNxK ...] [--block-m 128] [--block-n 112,128,160] [--split-k 1,4]
-                                       [--cluster 1,2] [--max-waves 2] [--kernel-time]
+                                       [--cluster 1,2] [--max-waves 2] [--kernel-time] [--grouped]
 Prints one line per (shape, config): µs, TFLOPS, speed-up vs cuBLAS, and marks the heuristic's choice.
+--grouped sweeps the benchmark's grouped shapes (contiguous and masked) instead of dense MxNxK ones.
 Configs are built directly (not only those the heuristic can return), so a new variant can be measured
 before the heuristic learns it; --max-waves drops launches with more work units than that many waves;
 --kernel-time times by the profiler's kernel execution time instead of events (which add ~3 µs a launch).
@@ -16,7 +17,7 @@ import torch
 
 import fp8gemm
 from fp8gemm.bench.cases import build_case
-from fp8gemm.bench.suites import DenseShape
+from fp8gemm.bench.suites import ContiguousShape, DenseShape, MaskedShape, grouped_shapes
 from fp8gemm.bench.timing import kernel_median_ms, profiled_kernel_ms
 from fp8gemm.config import BLOCK_N_CHOICES, GemmConfig, GemmType, b_scale_blocks_per_tile_ok, max_stages
 from fp8gemm.heuristics import choose_launch, effective_splits, forced_config
@@ -24,6 +25,15 @@ from fp8gemm.jit.build import precompile
 from fp8gemm.testing import calc_diff
 
 DEFAULT_SHAPES = ("4096x4096x7168", "4096x7168x16384", "4096x32768x512", "64x2112x7168", "128x4096x7168")
+
+
+def launch_problem(shape: DenseShape | ContiguousShape | MaskedShape) -> tuple[GemmType, int, int, int, int]:
+    """(gemm type, rows, n, k, groups) as the op hands them to the heuristic."""
+    if isinstance(shape, DenseShape):
+        return GemmType.DENSE, shape.m, shape.n, shape.k, 1
+    if isinstance(shape, ContiguousShape):
+        return GemmType.GROUPED_CONTIGUOUS, shape.num_groups * shape.m_per_group, shape.n, shape.k, shape.num_groups
+    return GemmType.GROUPED_MASKED, shape.expected_m, shape.n, shape.k, shape.num_groups
 
 
 def main() -> None:
@@ -35,40 +45,50 @@ def main() -> None:
     parser.add_argument("--cluster", default="1,2")
     parser.add_argument("--max-waves", type=float, default=float("inf"))
     parser.add_argument("--kernel-time", action="store_true")
+    parser.add_argument("--grouped", action="store_true")
     args = parser.parse_args()
     timed_ms = profiled_kernel_ms if args.kernel_time else kernel_median_ms
     block_ms = [int(x) for x in args.block_m.split(",")]
     block_ns = [int(x) for x in args.block_n.split(",")] if args.block_n else list(BLOCK_N_CHOICES)
     splits = [int(x) for x in args.split_k.split(",")]
     clusters = [int(x) for x in args.cluster.split(",")]
-    configs = [
-        GemmConfig(GemmType.DENSE, block_m, block_n, max_stages(block_m, block_n), False, cluster_n)
-        for block_m in block_ms
-        for block_n in block_ns
-        if b_scale_blocks_per_tile_ok(block_n)
-        for cluster_n in clusters
-    ]
-    precompile(configs)
+    if args.grouped:
+        shapes = grouped_shapes()
+    else:
+        shapes = [DenseShape(*(int(x) for x in text.split("x"))) for text in args.shapes]
+    gemm_types = sorted({launch_problem(shape)[0] for shape in shapes})
+    configs = {
+        gemm_type: [
+            GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), False, cluster_n)
+            for block_m in block_ms
+            for block_n in block_ns
+            if b_scale_blocks_per_tile_ok(block_n)
+            for cluster_n in clusters
+        ]
+        for gemm_type in gemm_types
+    }
+    precompile([config for group in configs.values() for config in group])
     num_sms = fp8gemm.get_num_sms()
-    for text in args.shapes:
-        m, n, k = (int(x) for x in text.split("x"))
-        case = build_case(DenseShape(m, n, k))
+    for shape in shapes:
+        gemm_type, m, n, k, num_groups = launch_problem(shape)
+        case = build_case(shape)
         cublas_us = timed_ms(case.run_cublas) * 1e3
         reference = torch.cat(case.run_cublas())
-        chosen = choose_launch(GemmType.DENSE, m, n, k, 1, num_sms)
-        print(f"== {m}x{n}x{k}: cuBLAS {cublas_us:.1f} us", flush=True)
-        for config in configs:
+        chosen = choose_launch(gemm_type, m, n, k, num_groups, num_sms)
+        label = shape.label if args.grouped else f"{m}x{n}x{k}"
+        print(f"== {label}: cuBLAS {cublas_us:.1f} us", flush=True)
+        for config in configs[gemm_type]:
             if m <= 64 and config.block_m > 64:
                 continue
-            for split_k in sorted({effective_splits(k, s) for s in splits}):
-                if config.num_tiles(m, n) * split_k > args.max_waves * num_sms:
+            allowed_splits = splits if gemm_type == GemmType.DENSE else [1]
+            for split_k in sorted({effective_splits(k, s) for s in allowed_splits}):
+                if gemm_type == GemmType.DENSE and config.num_tiles(m, n) * split_k > args.max_waves * num_sms:
                     continue
                 with forced_config(config, split_k):
                     # Every config's output is checked, on a NaN-poisoned D, before it is timed.
-                    d = case.fp8gemm_rows()
-                    d.fill_(float("nan"))
+                    case.output.fill_(float("nan"))
                     case.run_fp8gemm()
-                    diff = calc_diff(d, reference)
+                    diff = calc_diff(case.fp8gemm_rows(), reference)
                     us = timed_ms(case.run_fp8gemm) * 1e3
                 mark = "  <- heuristic" if (config, split_k) == chosen else ""
                 tflops = case.workload.flops / us / 1e6

@@ -46,6 +46,8 @@ class Case:
     run_cublas: Callable[[], list[torch.Tensor]]
     # fp8gemm's valid output rows, for comparing against cuBLAS's; not timed.
     fp8gemm_rows: Callable[[], torch.Tensor]
+    # The whole D fp8gemm writes into (poisoned before a check).
+    output: torch.Tensor
 
 
 @dataclass
@@ -88,6 +90,7 @@ def _dense_case(shape: DenseShape) -> Case:
         run_fp8gemm=lambda: fp8gemm.fp8_gemm_nt(a, problem.b, problem.d),
         run_cublas=lambda: [baseline.run()],
         fp8gemm_rows=lambda: problem.d,
+        output=problem.d,
     )
 
 
@@ -110,6 +113,7 @@ def _contiguous_case(shape: ContiguousShape) -> Case:
         run_fp8gemm=lambda: fp8gemm.m_grouped_fp8_gemm_nt_contiguous(a, problem.b, problem.d, m_indices),
         run_cublas=lambda: [group.run() for group in groups],
         fp8gemm_rows=lambda: problem.d[valid],
+        output=problem.d,
     )
 
 
@@ -134,6 +138,7 @@ def _masked_case(shape: MaskedShape) -> Case:
         ),
         run_cublas=lambda: [group.run() for group in groups],
         fp8gemm_rows=lambda: torch.cat([problem.d[g, :rows] for g, rows in enumerate(counts)]),
+        output=problem.d,
     )
 
 
