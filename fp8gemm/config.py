@@ -18,12 +18,11 @@ WGMMA_M = 64
 # Problem granularity fixed by the scaling recipe.
 BLOCK_K = 128  # one K block per A/B scale: the kernel promotes once per block
 SCALE_BLOCK = 128  # B scales cover 128 x 128; A scales 1 x 128
-SMEM_ALIGN_SLACK = 1024  # the kernel aligns its dynamic smem base to the 1024-byte swizzle atom
 
 BLOCK_M_CHOICES = (64, 128)
 # CTAs per cluster along N: the pair shares one A tile, each loading half and multicasting it to both.
 CLUSTER_N_CHOICES = (1, 2)
-BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160)
+BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 256)
 # Small-M kernels are bound by how many bytes each SM has in flight: measured 2026-11-23 (run 6), the
 # TMA loads alone of 64x2112x7168 (block 64x16, 10 KB stages) took 33.1 / 16.2 / 12.2 µs with 2 / 4 / 8
 # stages, still falling at 8. Tiles up to DEEP_RING_MAX_BLOCK_N columns wide take rings up to MAX_STAGES
@@ -63,12 +62,23 @@ def tma_store_capable(block_n: int, output_f32: bool) -> bool:
     return not output_f32 and block_n % TMA_STORE_COLUMNS == 0
 
 
+# Tiles wider than this and a whole number of it take each K block's products, and stage their output, in
+# parts this wide (mirrors Fp8Gemm::kPartN).
+PART_N = 128
+
+
+def part_n(block_n: int) -> int:
+    return PART_N if block_n > PART_N and block_n % PART_N == 0 else block_n
+
+
 def staging_bytes(block_m: int, block_n: int, output_f32: bool) -> int:
-    """BF16 epilogue staging: each math warpgroup's 64 rows, swizzled for TMA (no bank conflicts either way)
-    or else padded by 16 bytes a row. FP32 output (D = C + A·Bᵀ) stores straight from registers: none."""
+    """BF16 epilogue staging: each math warpgroup's 64 rows of one part, swizzled for TMA (no bank conflicts
+    either way) or else padded by 16 bytes a row. FP32 output (D = C + A·Bᵀ) stores straight from registers:
+    none."""
     if output_f32:
         return 0
-    return block_m * 2 * block_n if tma_store_capable(block_n, output_f32) else block_m * (2 * block_n + 16)
+    cols = part_n(block_n)
+    return block_m * 2 * cols if tma_store_capable(cols, output_f32) else block_m * (2 * cols + 16)
 
 
 SPLIT_K_FLAGS_BYTES = 16  # one word per math warpgroup: last to arrive on a split-K tile
@@ -78,13 +88,13 @@ def smem_bytes(block_m: int, block_n: int, num_stages: int, output_f32: bool = F
     """Dynamic shared memory the kernel asks for (mirrors Fp8Gemm::kSmemBytes, checked at compile time)."""
     barriers = 2 * num_stages * 8
     staging = staging_bytes(block_m, block_n, output_f32)
-    return SMEM_ALIGN_SLACK + num_stages * stage_bytes(block_m, block_n) + staging + barriers + SPLIT_K_FLAGS_BYTES
+    return num_stages * stage_bytes(block_m, block_n) + staging + barriers + SPLIT_K_FLAGS_BYTES
 
 
 def max_stages(block_m: int, block_n: int, output_f32: bool = False) -> int:
     """Deepest ring that fits in shared memory, capped at MAX_STAGES for narrow tiles and WIDE_TILE_STAGES
     for the others."""
-    free = SM90_SMEM_CAPACITY - SMEM_ALIGN_SLACK - SPLIT_K_FLAGS_BYTES - staging_bytes(block_m, block_n, output_f32)
+    free = SM90_SMEM_CAPACITY - SPLIT_K_FLAGS_BYTES - staging_bytes(block_m, block_n, output_f32)
     cap = MAX_STAGES if block_n <= DEEP_RING_MAX_BLOCK_N else WIDE_TILE_STAGES
     return min(cap, free // (stage_bytes(block_m, block_n) + 16))
 

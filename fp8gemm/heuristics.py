@@ -70,6 +70,20 @@ ONE_TILE_ROW_MAX_M = 128
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
 MULTICAST_MIN_OPERAND_BYTES = 96 << 20
+# 128 x 256 tiles take each K block's products in two 128-column parts through one product set, the math
+# warpgroups taking turns: 25% fewer operand bytes per FLOP than 128 x 128, but less slack to hide each
+# promotion. Measured 2026-11-23 (docs/performance.md run 7, kernel time, scripts/sweep_configs.py), the
+# cluster variant (which the multicast rule below picks for these problems) against the best 128 x 128
+# one: 2-7% faster on every benchmark problem whose operands exceed WIDE_TILE_MIN_OPERAND_BYTES
+# (4096x7168x16384 723.8 vs 776.2 µs; contiguous 1605 vs 1636, 1589 vs 1672, 761 vs 782, 767 vs 788 µs),
+# and 1-14% slower on the dense M = 4096 problems below it, 4096x4096x7168 excepted (183.7 vs 186.8 µs).
+# Masked problems are left out: their tile count is only known on the GPU, and with G = 2 and 4 experts of
+# 512 and 256 rows the wide tile lost by 16-22%. The model has no term for the difference, so the wide tile
+# replaces its 128 x 128 choice only in that measured range, unsplit (as measured), and only where it pads
+# N no further.
+WIDE_TILE_BLOCK_N = 256
+WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
+MODEL_BLOCK_N_CHOICES = tuple(block_n for block_n in BLOCK_N_CHOICES if block_n != WIDE_TILE_BLOCK_N)
 
 
 def wgmma_efficiency(block_n: int) -> float:
@@ -118,7 +132,7 @@ def choose_launch(
             continue  # a second math warpgroup would only multiply zeros
         if one_tile_row and block_m != ONE_TILE_ROW_MAX_M:
             continue
-        for block_n in BLOCK_N_CHOICES:
+        for block_n in MODEL_BLOCK_N_CHOICES:
             if not b_scale_blocks_per_tile_ok(block_n):
                 continue
             config = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n, output_f32), output_f32)
@@ -135,6 +149,15 @@ def choose_launch(
                     best_key, best = key, (config, split_k)
     config, split_k = best
     operand_bytes = rows * k + weights * n * k
+    if (
+        gemm_type != GemmType.GROUPED_MASKED
+        and not output_f32
+        and (config.block_m, config.block_n) == (128, 128)
+        and operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES
+        and 2 * _ceil_div(n, WIDE_TILE_BLOCK_N) == _ceil_div(n, 128)
+    ):
+        config, split_k = GemmConfig(gemm_type, 128, WIDE_TILE_BLOCK_N, max_stages(128, WIDE_TILE_BLOCK_N)), 1
+        best = (config, split_k)
     if (
         config.block_m in MULTICAST_BLOCK_M
         and split_k == 1
@@ -192,8 +215,8 @@ def select_launch(
 
 
 def all_configs() -> list[GemmConfig]:
-    """Every config choose_config can return (the CPU compile test builds each of them, the GPU test runs
-    each)."""
+    """Every config choose_config can return, with the other valid variants of the same block sizes (the CPU
+    compile test builds each of them, the GPU test runs each)."""
     out = []
     for gemm_type in GemmType:
         for output_f32 in (False, True):

@@ -23,7 +23,7 @@ fi
 if [[ $what == sanitize || $what == all ]]; then
   python3 -c 'from fp8gemm.heuristics import all_configs; from fp8gemm.jit.build import precompile; precompile(all_configs())'
   compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 python3 scripts/sanitize_cases.py >"$OUT/memcheck.txt" 2>&1 || status=1
-  compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py _n16_ _n128_ _n144_ \
+  compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py _n16_ _n128_ _n144_ _n256_ \
     >"$OUT/racecheck.txt" 2>&1 || status=1
 fi
 if [[ $what == bench || $what == all ]]; then

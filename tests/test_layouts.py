@@ -17,7 +17,7 @@ import torch
 import fp8gemm
 from fp8gemm import config as cfg
 from fp8gemm import heuristics
-from fp8gemm.config import GemmConfig, GemmType
+from fp8gemm.config import GemmConfig, GemmType, max_stages
 
 # ------------------------------------------------------------------------------------------- ceil_div
 
@@ -255,7 +255,7 @@ def test_all_configs_cover_every_layout_and_tile_without_duplicates() -> None:
 INVALID_CONFIGS = [
     (GemmConfig(GemmType.DENSE, 96, 128, 4), ["block_m"]),
     (GemmConfig(GemmType.DENSE, 128, 24, 4), ["block_n"]),
-    (GemmConfig(GemmType.DENSE, 128, 256, 2), ["block_n"]),
+    (GemmConfig(GemmType.DENSE, 128, 192, 2), ["block_n"]),
     (GemmConfig(GemmType.DENSE, 64, 128, 0), ["num_stages"]),
     (GemmConfig(GemmType.DENSE, 64, 16, cfg.MAX_STAGES + 1), ["num_stages"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 160, 8), ["shared memory"]),
@@ -312,6 +312,21 @@ def test_decode_shape_fills_every_sm() -> None:
     config, split_k = heuristics.choose_launch(GemmType.DENSE, 64, 2112, 7168, 1, 132)
     tiles = math.ceil(64 / config.block_m) * math.ceil(2112 / config.block_n)
     assert tiles * split_k >= 132
+
+
+@pytest.mark.parametrize("gemm_type", [GemmType.DENSE, GemmType.GROUPED_CONTIGUOUS])
+def test_wide_tile_only_for_operands_beyond_its_measured_threshold(gemm_type: GemmType) -> None:
+    groups = 1 if gemm_type == GemmType.DENSE else 4
+    large = heuristics.choose_launch(gemm_type, 4096 * groups, 7168, 16384 if groups == 1 else 7168, groups, 132)
+    assert large == (GemmConfig(gemm_type, 128, 256, max_stages(128, 256), cluster_n=2), 1)
+    small = heuristics.choose_config(gemm_type, 1024 * groups, 7168, 2048, groups, 132)
+    assert small.block_n != heuristics.WIDE_TILE_BLOCK_N
+
+
+def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
+    assert heuristics.choose_config(GemmType.GROUPED_MASKED, 4096, 7168, 7168, 8, 132).block_n != 256
+    # 2112 columns: 17 blocks of 128, 9 of 256 (one more padded half block).
+    assert heuristics.choose_config(GemmType.DENSE, 16384, 2112, 16384, 1, 132).block_n != 256
 
 
 @pytest.mark.parametrize("num_sms", [132, 78, 1])

@@ -77,34 +77,51 @@ struct Fp8Gemm {
     static constexpr u32 kNumThreads = kNumMathThreads + kWarpgroupThreads;
     static constexpr u32 kAccRegs = kBlockN / 2;  // m64nN FP32 fragment: N/2 values per thread
 
+    // A tile wider than 128 columns and a whole number of 128-column parts (block_n = 256: 128 accumulators
+    // a thread) takes each K block's products one part at a time into one product set: acc and a part's
+    // products fit the math warpgroups' registers, acc and the whole width's would not. The wide tile
+    // halves B's share of the operand bytes per FLOP, which bounds 128 x 128 tiles at large M (their
+    // loads alone take as long as the whole kernel: docs/performance.md, run 6).
+    static constexpr u32 kPartN = kBlockN > 128 && kBlockN % 128 == 0 ? 128 : kBlockN;
+    static constexpr u32 kNumParts = kBlockN / kPartN;
+    static constexpr u32 kPartRegs = kPartN / 2;
+
     static constexpr u32 kSmemA = kBlockM * kBlockK;
     static constexpr u32 kSmemB = kBlockN * kBlockK;
     static constexpr u32 kSmemSfa = kBlockM * sizeof(float);
     static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
     // B's one or two scales of the stage's K block (cp.async, not TMA: a TMA box is at least 16 bytes).
     static constexpr u32 kSmemSfb = 2 * sizeof(float);
-    // The 1024 bytes of slack let the kernel align its base to the 128-byte swizzle atom itself.
-    // BF16 epilogue staging, per math warpgroup 64 rows. Tiles a whole number of 64 columns wide are staged
-    // as TMA's 128-byte swizzle lays them out: column segments of 64 values, each 64 rows of 128 bytes
-    // whose 16-byte chunks are XORed with row % 8; one TMA store per segment writes the tile out. Other
-    // widths pad each row by 16 bytes. Either way the 8 rows a warp's fragment writes at once fall in
-    // different banks, and 16-byte pieces stay aligned.
-    static constexpr bool kSwizzledStaging = !kOutputF32 && kBlockN % 64 == 0;
+    // BF16 epilogue staging, per math warpgroup 64 rows of one part (kPartN columns): wide tiles stage their parts one
+    // after the other, which keeps a fourth stage in shared memory. Parts a whole number of 64 columns wide are staged
+    // as TMA's 128-byte swizzle lays them out: column segments of 64 values, each 64 rows of 128 bytes whose 16-byte
+    // chunks are XORed with row % 8; one TMA store per segment writes the tile out. Other widths pad each row by 16
+    // bytes. Either way the 8 rows a warp's fragment writes at once fall in different banks, and 16-byte pieces stay
+    // aligned.
+    static constexpr bool kSwizzledStaging = !kOutputF32 && kPartN % 64 == 0;
     static constexpr u32 kStagingSegmentBytes = kWgmmaM * kSwizzleBytes;
-    static constexpr u32 kStagingRowBytes = 2 * kBlockN + 16;
+    static constexpr u32 kStagingRowBytes = 2 * kPartN + 16;
     static constexpr u32 kStagingBytesPerWarpgroup =
-        kSwizzledStaging ? kWgmmaM * 2 * kBlockN : kWgmmaM * kStagingRowBytes;
+        kSwizzledStaging ? kWgmmaM * 2 * kPartN : kWgmmaM * kStagingRowBytes;
     static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kStagingBytesPerWarpgroup;
     // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
     static constexpr u32 kSmemFlags = 16;
+    // No alignment slack: the dynamic shared memory base is 1024-byte aligned (the swizzle atom) as launched
+    // here, and the kernel traps if a launch ever hands it one that is not.
     static constexpr u32 kSmemBytes =
-        1024 + kNumStages * (kStageTxBytes + kSmemSfb) + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
+        kNumStages * (kStageTxBytes + kSmemSfb) + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
     // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
     static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
     // Two product sets (promote one while the next K block's wgmmas fill the other) cost BLOCK_N/2 more
     // registers; with the running accumulators that is 3 x BLOCK_N/2, which fits kMathRegisters up to 128.
-    static constexpr bool kOverlap = 3 * kAccRegs + 40 <= kMathRegisters;
+    static constexpr bool kOverlap = kNumParts == 1 && 3 * kAccRegs + 40 <= kMathRegisters;
+    // With one product set the two math warpgroups take turns issuing their wgmma groups (each waits at a
+    // named barrier until the other has issued its previous group), so the tensor cores run one
+    // warpgroup's group while the other promotes. Left alone they fall into step, and both promote at once
+    // while the tensor cores idle.
+    static constexpr bool kTakeTurns = !kOverlap && kNumMathWarpgroups == 2;
+    static constexpr u32 kTurnBarrier = 3;  // and 4; 0 is __syncthreads', 1-2 the epilogue's
 
     // With a cluster, each CTA loads 1/kClusterN of the A tile and multicasts it to the whole cluster.
     static constexpr u32 kSmemAPart = kSmemA / kClusterN;
@@ -119,10 +136,14 @@ struct Fp8Gemm {
 
     __device__ static void run(const GemmParams& p) {
         extern __shared__ u8 smem_raw[];
+        // The base is 1024-byte aligned in practice (checked below, no slack is allocated). Computed this way
+        // rather than declared aligned: as the symbol's constant address, ptxas rebuilds the base at every
+        // use, two more instructions per K block in the main loop.
         const Smem smem_parts{smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u)};
         const u32 thread = threadIdx.x;
         if (thread == kNumMathThreads) {
             if (dynamic_smem_bytes() < kSmemBytes) __trap();  // launched with the wrong config
+            if (smem_u32(smem_raw) % kSwizzleAtomBytes != 0) __trap();  // no slack to align it ourselves
             tma_prefetch_descriptor(&p.tma_a);
             tma_prefetch_descriptor(&p.tma_b);
             tma_prefetch_descriptor(&p.tma_sfa);
@@ -179,7 +200,7 @@ struct Fp8Gemm {
         static constexpr u32 kOffsetFull = kOffsetSfb + kNumStages * kSmemSfb;
         static constexpr u32 kOffsetEmpty = kOffsetFull + kNumStages * sizeof(u64);
         static constexpr u32 kOffsetFlags = kOffsetEmpty + kNumStages * sizeof(u64);
-        static_assert(kOffsetFlags + kSmemFlags + 1024 == kSmemBytes, "the carve-up covers kSmemBytes");
+        static_assert(kOffsetFlags + kSmemFlags == kSmemBytes, "the carve-up covers kSmemBytes");
 
         u8* base;
 
@@ -285,8 +306,10 @@ struct Fp8Gemm {
         float acc[kAccRegs];
         // K block k's products land in prod0 / prod1 alternately; with kOverlap the next block's wgmmas run
         // into one set while the other is promoted, so a promotion never leaves the tensor cores idle.
-        float prod0[kAccRegs];
-        float prod1[kOverlap ? kAccRegs : 1];
+        float prod0[kPartRegs];
+        float prod1[kOverlap ? kPartRegs : 1];
+        // Warpgroup 0 issues first; each issue then hands the turn to the other warpgroup.
+        if (kTakeTurns && warpgroup == 1) named_barrier_arrive(kTurnBarrier, 2 * kWarpgroupThreads);
         while (scheduler.next(tile)) {
             if (tile.skip) continue;
             const u32 second_scale_col = b_scale_rows(p, tile, num_k_blocks).second_col;
@@ -295,21 +318,30 @@ struct Fp8Gemm {
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
 
             const u32 num_blocks = tile.k_end - tile.k_begin;
-            // Waits for the next block's stage and issues its four wgmmas (one commit group) into `prod`;
-            // returns the stage, which that block's promotion reads and releases.
-            auto issue = [&](float* prod) {
+            // Waits for the next block's stage to fill and returns it.
+            auto wait_stage = [&]() {
                 const u32 s = warp_uniform(issue_at.stage);
                 mbarrier_wait(smem.full_bar(s), issue_at.phase);
-                const u32 desc_a = desc_a0 + s * (kSmemA >> 4);
-                const u32 desc_b = desc_b0 + s * (kSmemB >> 4);
-                fence_registers<kAccRegs>(prod);
+                return s;
+            };
+            // Issues the four wgmmas (one commit group) of one part of the block in `stage` into `prod`.
+            auto issue_part = [&](float* prod, u32 stage, u32 part) {
+                const u32 desc_a = desc_a0 + stage * (kSmemA >> 4);
+                const u32 desc_b = desc_b0 + stage * (kSmemB >> 4) + part * (kPartN * kSwizzleBytes >> 4);
+                fence_registers<kPartRegs>(prod);
                 wgmma_fence();
 #pragma unroll
                 for (u32 kk = 0; kk < kBlockK / kWgmmaK; ++kk) {
-                    WgmmaFp8<kBlockN>::mma(sw128_desc(desc_a + kk * kWgmmaKDescStep),
-                                           sw128_desc(desc_b + kk * kWgmmaKDescStep), prod, kk > 0);
+                    WgmmaFp8<kPartN>::mma(sw128_desc(desc_a + kk * kWgmmaKDescStep),
+                                          sw128_desc(desc_b + kk * kWgmmaKDescStep), prod, kk > 0);
                 }
                 wgmma_commit();
+            };
+            // Waits for the next block's stage and issues its wgmmas into `prod`; returns the stage, which
+            // that block's promotion reads and releases.
+            auto issue = [&](float* prod) {
+                const u32 s = wait_stage();
+                issue_part(prod, s, 0);
                 issue_at.advance();
                 return s;
             };
@@ -324,24 +356,31 @@ struct Fp8Gemm {
                 return make_float4(load_shared_f32(a_addr), load_shared_f32(a_addr + 8 * sizeof(float)), b0,
                                    kMayStraddle ? load_shared_f32(b_addr + sizeof(float)) : b0);
             };
-            // Folds the finished products of the block in `stage` into acc and releases the stage to every
-            // producer that wrote into it.
-            auto promote = [&](float* prod, u32 stage, const float4 scales) {
-                fence_registers<kAccRegs>(prod);
+            // Hands the stage back to every producer that wrote into it (its wgmmas have completed).
+            auto release = [&](u32 stage) {
                 if constexpr (kClusterN > 1) {
                     if (lane < kClusterN) mbarrier_arrive_remote(release_bar0 + stage * sizeof(u64));
                 } else {
                     if (lane == 0) mbarrier_arrive(release_bar0 + stage * sizeof(u64));
                 }
+            };
+            // Folds the finished products of one part of a block into acc.
+            auto promote = [&](float* prod, u32 part, const float4 scales) {
+                fence_registers<kPartRegs>(prod);
 #pragma unroll
-                for (u32 j = 0; j < kBlockN / 8; ++j) {
-                    const float scale_b = (kMayStraddle && j * 8 >= second_scale_col) ? scales.w : scales.z;
+                for (u32 j = 0; j < kPartN / 8; ++j) {
+                    const u32 col = part * kPartN + 8 * j;
+                    // Whole 128-column parts each lie in one scale block (the wide tiles start on one).
+                    const bool second = kBlockN % kScaleBlock == 0 ? col >= kScaleBlock
+                                                                    : kMayStraddle && col >= second_scale_col;
+                    const float scale_b = second ? scales.w : scales.z;
                     const float s0 = scales.x * scale_b;
                     const float s1 = scales.y * scale_b;
-                    acc[4 * j + 0] += s0 * prod[4 * j + 0];
-                    acc[4 * j + 1] += s0 * prod[4 * j + 1];
-                    acc[4 * j + 2] += s1 * prod[4 * j + 2];
-                    acc[4 * j + 3] += s1 * prod[4 * j + 3];
+                    float* out = acc + 4 * (col / 8);
+                    out[0] += s0 * prod[4 * j + 0];
+                    out[1] += s0 * prod[4 * j + 1];
+                    out[2] += s1 * prod[4 * j + 2];
+                    out[3] += s1 * prod[4 * j + 3];
                 }
             };
 
@@ -355,31 +394,48 @@ struct Fp8Gemm {
                     const u32 stage1 = issue(prod1);
                     float4 sc = block_scales(stage0);
                     wgmma_wait<1>();
-                    promote(prod0, stage0, sc);
+                    release(stage0);
+                    promote(prod0, 0, sc);
                     stage0 = issue(prod0);
                     sc = block_scales(stage1);
                     wgmma_wait<1>();
-                    promote(prod1, stage1, sc);
+                    release(stage1);
+                    promote(prod1, 0, sc);
                 }
                 if (i + 1 < num_blocks) {
                     const u32 stage1 = issue(prod1);
                     float4 sc = block_scales(stage0);
                     wgmma_wait<1>();
-                    promote(prod0, stage0, sc);
+                    release(stage0);
+                    promote(prod0, 0, sc);
                     sc = block_scales(stage1);
                     wgmma_wait<0>();
-                    promote(prod1, stage1, sc);
+                    release(stage1);
+                    promote(prod1, 0, sc);
                 } else {
                     const float4 sc = block_scales(stage0);
                     wgmma_wait<0>();
-                    promote(prod0, stage0, sc);
+                    release(stage0);
+                    promote(prod0, 0, sc);
                 }
             } else {
+                // One product set: the other math warpgroup's wgmmas keep the tensor cores busy while this
+                // one promotes.
                 for (u32 i = 0; i < num_blocks; ++i) {
-                    const u32 stage = issue(prod0);
+                    const u32 stage = wait_stage();
                     const float4 sc = block_scales(stage);
-                    wgmma_wait<0>();
-                    promote(prod0, stage, sc);
+#pragma unroll
+                    for (u32 part = 0; part < kNumParts; ++part) {
+                        if constexpr (kTakeTurns) named_barrier_sync(kTurnBarrier + warpgroup, 2 * kWarpgroupThreads);
+                        issue_part(prod0, stage, part);
+                        if constexpr (kTakeTurns) {
+                            named_barrier_arrive(kTurnBarrier + (warpgroup ^ 1u), 2 * kWarpgroupThreads);
+                        }
+                        wgmma_wait<0>();
+                        if (part + 1 == kNumParts) release(stage);
+                        promote(prod0, part, sc);
+                    }
+                    issue_at.advance();
                 }
             }
             if (kType == GemmType::Dense && p.num_splits > 1) {
@@ -391,6 +447,9 @@ struct Fp8Gemm {
                                   thread % kWarpgroupThreads, acc);
             }
         }
+        // Warpgroup 1's last issue handed warpgroup 0 a turn it does not take: take it, so the barrier is
+        // left balanced.
+        if (kTakeTurns && warpgroup == 0) named_barrier_sync(kTurnBarrier, 2 * kWarpgroupThreads);
         // Shared memory outlives the TMA stores that read it only if the CTA waits for them.
         if constexpr (kSwizzledStaging) {
             if (thread % kWarpgroupThreads == 0) bulk_wait_group<0>();
@@ -407,12 +466,12 @@ struct Fp8Gemm {
         }
     }
 
-    // BF16 output through shared memory: the warpgroup writes its 64 x BLOCK_N fragment into its staging
-    // rows. When D takes TMA stores and every row of the 64 that lies inside D belongs to the tile, one
-    // thread hands the rows to TMA and the warpgroup goes on to its next tile while they drain (TMA clips
-    // D's bounds). Otherwise the warpgroup copies them out in whole 16-byte pieces (8 columns), each row's
-    // pieces side by side in one warp. Either way rows past the valid count, padding rows of the contiguous
-    // layout and columns past N are untouched.
+    // BF16 output through shared memory: the warpgroup writes its 64 x BLOCK_N fragment into its staging rows, one
+    // kPartN-column part after the other. When D takes TMA stores and every row of the 64 that lies inside D belongs to
+    // the tile, one thread hands the rows to TMA and the warpgroup goes on while they drain (TMA clips D's bounds).
+    // Otherwise the warpgroup copies them out in whole 16-byte pieces (8 columns), each row's pieces side by side in
+    // one warp. Either way rows past the valid count, padding rows of the contiguous layout and columns past N are
+    // untouched.
     __device__ static void store_tile_staged(const GemmParams& p, const Tile& tile, u8* staging, u32 warpgroup,
                                              u32 wg_thread, const float* acc) {
         const u32 lane = wg_thread % 32;
@@ -431,60 +490,65 @@ struct Fp8Gemm {
                 row_ok = load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
             }
         }
-        // The previous tile's rows have been read out, by TMA or by the copy below, before anyone
-        // overwrites them.
-        if constexpr (kSwizzledStaging) {
-            if (wg_thread == 0) bulk_wait_group_read<0>();
-        }
-        named_barrier_sync(barrier, kWarpgroupThreads);
-#pragma unroll
-        for (u32 j = 0; j < kBlockN / 8; ++j) {
-            const u32 byte_col = (8 * j + 2 * (lane % 4)) * 2;
-            store_shared_u32(staging_addr + staging_offset(frag_row, byte_col), pack_bf16x2(acc[4 * j], acc[4 * j + 1]));
-            store_shared_u32(staging_addr + staging_offset(frag_row + 8, byte_col),
-                             pack_bf16x2(acc[4 * j + 2], acc[4 * j + 3]));
-        }
         const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
-        if constexpr (kSwizzledStaging) {
-            fence_proxy_async_shared();  // the writes above, seen by the TMA store that reads them
-            const bool whole = named_barrier_and(barrier, kWarpgroupThreads, row_ok);
-            if (whole && p.tma_store) {
-                if (wg_thread == 0) {
-#pragma unroll
-                    for (u32 seg = 0; seg < kBlockN / 64; ++seg) {
-                        tma_store_2d(&p.tma_d, staging_addr + seg * kStagingSegmentBytes, tile.n_block * kBlockN + seg * 64,
-                                     static_cast<i32>(row_offset + first_row));
-                    }
-                    bulk_commit_group();
-                }
-                return;
-            }
-        } else {
-            named_barrier_sync(barrier, kWarpgroupThreads);
-        }
-
-        constexpr u32 kPiecesPerRow = kBlockN / 8;
-        constexpr u32 kPieces = kWgmmaM * kPiecesPerRow;
         u16* d = static_cast<u16*>(p.d);
         // 16-byte stores need 16-byte aligned rows; D's rows are only required to be 8-byte aligned.
         const bool aligned16 = ((reinterpret_cast<u64>(d) | (static_cast<u64>(p.ldd) * 2)) & 15u) == 0;
-#pragma unroll 4
-        for (u32 piece = wg_thread; piece < kPieces; piece += kWarpgroupThreads) {
-            const u32 r = piece / kPiecesPerRow;
-            const u32 col = tile.n_block * kBlockN + piece % kPiecesPerRow * 8;
-            const u32 row = first_row + r;
-            bool valid = row < tile.valid_rows && col < p.shape_n;
-            if constexpr (kType == GemmType::GroupedContiguous) {
-                valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
+        // Unrolled: a part index known at compile time keeps acc in registers.
+#pragma unroll
+        for (u32 part = 0; part < kNumParts; ++part) {
+            const u32 first_col = tile.n_block * kBlockN + part * kPartN;
+            // The previous part's or tile's rows have been read out, by TMA or by the copy below, before
+            // anyone overwrites them.
+            if constexpr (kSwizzledStaging) {
+                if (wg_thread == 0) bulk_wait_group_read<0>();
             }
-            if (!valid) continue;
-            const uint4 v = load_shared_u32x4(staging_addr + staging_offset(r, piece % kPiecesPerRow * 16));
-            u16* out = d + (row_offset + row) * p.ldd + col;
-            if (aligned16) {
-                store_global_u32x4(out, v);
+            named_barrier_sync(barrier, kWarpgroupThreads);
+#pragma unroll
+            for (u32 j = 0; j < kPartN / 8; ++j) {
+                const u32 byte_col = (8 * j + 2 * (lane % 4)) * 2;
+                const float* frag = acc + 4 * (part * kPartN / 8 + j);
+                store_shared_u32(staging_addr + staging_offset(frag_row, byte_col), pack_bf16x2(frag[0], frag[1]));
+                store_shared_u32(staging_addr + staging_offset(frag_row + 8, byte_col), pack_bf16x2(frag[2], frag[3]));
+            }
+            if constexpr (kSwizzledStaging) {
+                fence_proxy_async_shared();  // the writes above, seen by the TMA store that reads them
+                const bool whole = named_barrier_and(barrier, kWarpgroupThreads, row_ok);
+                if (whole && p.tma_store) {
+                    if (wg_thread == 0) {
+#pragma unroll
+                        for (u32 seg = 0; seg < kPartN / 64; ++seg) {
+                            tma_store_2d(&p.tma_d, staging_addr + seg * kStagingSegmentBytes, first_col + seg * 64,
+                                         static_cast<i32>(row_offset + first_row));
+                        }
+                        bulk_commit_group();
+                    }
+                    continue;
+                }
             } else {
-                store_global_u32x2(out, v.x, v.y);
-                store_global_u32x2(out + 4, v.z, v.w);
+                named_barrier_sync(barrier, kWarpgroupThreads);
+            }
+
+            constexpr u32 kPiecesPerRow = kPartN / 8;
+            constexpr u32 kPieces = kWgmmaM * kPiecesPerRow;
+#pragma unroll 4
+            for (u32 piece = wg_thread; piece < kPieces; piece += kWarpgroupThreads) {
+                const u32 r = piece / kPiecesPerRow;
+                const u32 col = first_col + piece % kPiecesPerRow * 8;
+                const u32 row = first_row + r;
+                bool valid = row < tile.valid_rows && col < p.shape_n;
+                if constexpr (kType == GemmType::GroupedContiguous) {
+                    valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
+                }
+                if (!valid) continue;
+                const uint4 v = load_shared_u32x4(staging_addr + staging_offset(r, piece % kPiecesPerRow * 16));
+                u16* out = d + (row_offset + row) * p.ldd + col;
+                if (aligned16) {
+                    store_global_u32x4(out, v);
+                } else {
+                    store_global_u32x2(out, v.x, v.y);
+                    store_global_u32x2(out + 4, v.z, v.w);
+                }
             }
         }
     }

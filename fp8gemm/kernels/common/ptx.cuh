@@ -182,6 +182,11 @@ __device__ __forceinline__ void named_barrier_sync(u32 id, u32 num_threads) {
     asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(num_threads) : "memory");
 }
 
+// Counts this warp in on barrier `id` without waiting for it (pairs with a named_barrier_sync elsewhere).
+__device__ __forceinline__ void named_barrier_arrive(u32 id, u32 num_threads) {
+    asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(num_threads) : "memory");
+}
+
 // Syncs like named_barrier_sync and returns whether `pred` held in every participating thread.
 __device__ __forceinline__ bool named_barrier_and(u32 id, u32 num_threads, bool pred) {
     u32 all;
