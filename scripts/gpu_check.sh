@@ -16,12 +16,15 @@ status=0
 } >"$OUT/env.txt" 2>&1
 python3 -m pip install -e . --no-deps --no-build-isolation -q >"$OUT/install.txt" 2>&1 || { cat "$OUT/install.txt"; exit 1; }
 
+# Every variant compiled in parallel first: the tests would otherwise compile them one at a time.
+precompile() { python3 -c 'from fp8gemm.heuristics import all_configs; from fp8gemm.jit.build import precompile; precompile(all_configs())'; }
 if [[ $what == tests || $what == all ]]; then
+  precompile
   python3 -m pytest -m gpu -q --durations=15 -p no:cacheprovider "${@:-tests}" >"$OUT/gpu_tests.txt" 2>&1 || status=1
   python3 scripts/inspect_sass.py dense_m128_n128_ dense_m64_n16_ dense_m128_n144_ grouped_masked_m64_n160_ >"$OUT/sass.txt" 2>&1 || status=1
 fi
 if [[ $what == sanitize || $what == all ]]; then
-  python3 -c 'from fp8gemm.heuristics import all_configs; from fp8gemm.jit.build import precompile; precompile(all_configs())'
+  precompile
   compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 python3 scripts/sanitize_cases.py >"$OUT/memcheck.txt" 2>&1 || status=1
   compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py _n16_ _n128_ _n144_ _n256_ \
     >"$OUT/racecheck.txt" 2>&1 || status=1

@@ -1,7 +1,7 @@
 """Where a warm fp8gemm call spends its host time, with the GPU kept busy so no call waits for it.
 
-Prints µs per call for the whole warm call, for the launch-plan key alone and for the plan's launch alone,
-then a cProfile of the warm call.
+Prints µs per call for the whole warm call, for the launch-plan key alone, for the plan's launch alone and
+for the bare driver call it makes, then a cProfile of the warm call.
 Usage: python scripts/profile_host.py [calls]   (calls stay below the driver's launch queue depth)
 """
 
@@ -13,6 +13,7 @@ import sys
 import time
 
 import torch
+from cuda.bindings import driver
 
 import fp8gemm
 from fp8gemm import launch_plans
@@ -40,6 +41,10 @@ def main(calls: int) -> None:
     print(f"warm call   {host_us_per_call(lambda: fp8gemm.fp8_gemm_nt(a, p.b, p.d), calls):6.2f} us")
     print(f"plan key    {_busy_us_per_call(lambda: plan_key(a, p.b, p.d), calls):6.2f} us")
     print(f"plan launch {_busy_us_per_call(plan.launch, calls):6.2f} us")
+    # The same launch with every argument ready: cuda.bindings and the driver alone.
+    stream = torch.cuda.current_stream().cuda_stream
+    bare = (plan.function, plan.grid, 1, 1, plan.threads, 1, 1, plan.smem_bytes, stream, plan.args, 0)
+    print(f"driver call {_busy_us_per_call(lambda: driver.cuLaunchKernel(*bare), calls):6.2f} us")
     # The floor: what torch itself spends enqueueing one trivial kernel on this host.
     print(f"torch launch {_busy_us_per_call(lambda: torch.cuda._sleep(1), calls):5.2f} us (torch.cuda._sleep)")
     torch.cuda.synchronize()

@@ -1,9 +1,11 @@
 """Times every kernel config on a few dense shapes next to cuBLAS: the data behind heuristic choices.
 
 Usage: python scripts/sweep_configs.py [MxNxK ...] [--block-m 128] [--block-n 112,128,160] [--split-k 1,4]
-                                       [--cluster 1,2] [--max-waves 2] [--kernel-time] [--grouped]
+                                       [--cluster 1,2] [--max-waves 2] [--kernel-time]
+                                       [--grouped [contiguous|masked]]
 Prints one line per (shape, config): µs, TFLOPS, speed-up vs cuBLAS, and marks the heuristic's choice.
---grouped sweeps the benchmark's grouped shapes (contiguous and masked) instead of dense MxNxK ones.
+--grouped sweeps the benchmark's grouped shapes (contiguous and masked, or the one layout named) instead of
+dense MxNxK ones; with it, GxMxNxK arguments add masked shapes (G experts of about M valid rows each).
 Configs are built directly (not only those the heuristic can return), so a new variant can be measured
 before the heuristic learns it; --max-waves drops launches with more work units than that many waves;
 --kernel-time times by the profiler's kernel execution time instead of events (which add ~3 µs a launch).
@@ -38,14 +40,14 @@ def launch_problem(shape: DenseShape | ContiguousShape | MaskedShape) -> tuple[G
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("shapes", nargs="*", default=DEFAULT_SHAPES)
+    parser.add_argument("shapes", nargs="*")
     parser.add_argument("--block-m", default="64,128")
     parser.add_argument("--block-n", default="")
     parser.add_argument("--split-k", default="1")
     parser.add_argument("--cluster", default="1,2")
     parser.add_argument("--max-waves", type=float, default=float("inf"))
     parser.add_argument("--kernel-time", action="store_true")
-    parser.add_argument("--grouped", action="store_true")
+    parser.add_argument("--grouped", nargs="?", const="all", choices=("all", "contiguous", "masked"))
     args = parser.parse_args()
     timed_ms = profiled_kernel_ms if args.kernel_time else kernel_median_ms
     block_ms = [int(x) for x in args.block_m.split(",")]
@@ -53,9 +55,11 @@ def main() -> None:
     splits = [int(x) for x in args.split_k.split(",")]
     clusters = [int(x) for x in args.cluster.split(",")]
     if args.grouped:
-        shapes = grouped_shapes()
+        wanted = {"all": (ContiguousShape, MaskedShape), "contiguous": ContiguousShape, "masked": MaskedShape}
+        shapes = [shape for shape in grouped_shapes() if isinstance(shape, wanted[args.grouped])]
+        shapes += [MaskedShape(*(int(x) for x in text.split("x"))) for text in args.shapes]
     else:
-        shapes = [DenseShape(*(int(x) for x in text.split("x"))) for text in args.shapes]
+        shapes = [DenseShape(*(int(x) for x in text.split("x"))) for text in args.shapes or DEFAULT_SHAPES]
     gemm_types = sorted({launch_problem(shape)[0] for shape in shapes})
     configs = {
         gemm_type: [

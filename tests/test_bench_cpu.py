@@ -417,6 +417,42 @@ def test_parser_rejects_unknown_choices(argv: list[str]) -> None:
         cli.build_parser().parse_args(argv)
 
 
+@pytest.fixture(autouse=True)
+def _no_launch_floor_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() times torch's own launch after the rows; without a GPU that figure is a fixed stand-in."""
+    monkeypatch.setattr(cli, "torch_launch_us", lambda: 4.4)
+
+
+def test_main_reports_torch_launch_time_next_to_fp8gemm_host_times(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "GPU")
+    monkeypatch.setattr(cli, "measure_all", lambda shapes: [_row(fp8gemm_us=1.0, cublas_us=2.0, launch_us=7.5)])
+    assert cli.main(["--no-jit", "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["torch_launch_us"] == 4.4
+    assert any(
+        line.startswith("launch us:") and line.endswith("4.4 us") for line in capsys.readouterr().out.splitlines()
+    )
+
+
+def test_main_still_prints_the_table_when_the_launch_floor_cannot_be_timed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    def broken() -> float:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "GPU")
+    monkeypatch.setattr(cli, "torch_launch_us", broken)
+    monkeypatch.setattr(cli, "measure_all", lambda shapes: [_row("kept", fp8gemm_us=1.0, cublas_us=2.0)])
+    assert cli.main(["--no-jit", "--json", str(tmp_path / "r.json")]) == 0
+    captured = capsys.readouterr()
+    assert "illegal memory access" in captured.err
+    assert any(line.startswith("launch us:") and line.endswith("n/a") for line in captured.out.splitlines())
+    assert any(line.startswith("kept") for line in captured.out.splitlines())
+
+
 def test_main_without_gpu_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cli.main(["--shapes", "small"]) == cli.EXIT_NO_GPU

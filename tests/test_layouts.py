@@ -329,6 +329,16 @@ def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
     assert heuristics.choose_config(GemmType.DENSE, 16384, 2112, 16384, 1, 132).block_n != 256
 
 
+@pytest.mark.parametrize("groups, expected_m", [(1, 1024), (2, 512), (4, 256), (8, 128), (16, 64)])
+@pytest.mark.parametrize("n, k", [(4096, 7168), (7168, 2048)])
+def test_masked_problems_never_get_a_cluster(groups: int, expected_m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.GROUPED_MASKED, expected_m, n, k, groups, 132).cluster_n == 1
+
+
+def test_contiguous_problems_keep_their_cluster() -> None:
+    assert heuristics.choose_config(GemmType.GROUPED_CONTIGUOUS, 8192, 7168, 2048, 4, 132).cluster_n == 2
+
+
 @pytest.mark.parametrize("num_sms", [132, 78, 1])
 def test_split_k_only_for_dense_and_never_empty(num_sms: int) -> None:
     for gemm_type in GemmType:

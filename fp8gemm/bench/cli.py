@@ -24,7 +24,15 @@ from .report import (
 )
 from .runner import measure_all
 from .suites import JIT_PROBE_SHAPE, SHAPE_SETS, SUITES, suite_shapes
-from .timing import CLEAN_L2_METHOD, LAUNCH_CALLS, LAUNCH_ROUNDS, JitTiming, jit_first_call_ms, timing_method
+from .timing import (
+    CLEAN_L2_METHOD,
+    LAUNCH_CALLS,
+    LAUNCH_ROUNDS,
+    JitTiming,
+    jit_first_call_ms,
+    timing_method,
+    torch_launch_us,
+)
 
 EXIT_NO_GPU = 2
 
@@ -107,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     probe = JIT_PROBE_SHAPE
     jit = None if args.no_jit else jit_first_call_ms(probe.m, probe.n, probe.k)
     rows = measure_all(suite_shapes(args.suite, args.shapes))
+    # Measured right after the rows, on the same host: per-call host times are read against it.
+    try:
+        launch_floor_us = torch_launch_us()
+    except RuntimeError as exc:  # a GPU left unusable by a failed row: the table still prints
+        launch_floor_us = None
+        print(f"torch launch time not measured: {exc}", file=sys.stderr)
 
     json_path = args.json or default_json_path(args.out, gpu, started.strftime("%Y-%m-%d"), args.suite)
     metadata = {
@@ -119,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "quant_timing": CLEAN_L2_METHOD,
         "launch_calls": LAUNCH_CALLS,
         "launch_rounds": LAUNCH_ROUNDS,
+        "torch_launch_us": launch_floor_us,
         "jit": None if jit is None else asdict(jit),
     }
     saved = _save(json_path, metadata, rows, plot=args.plot, title=f"fp8gemm vs cuBLAS, {args.suite}, {gpu}")
@@ -127,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_jit_line(jit))
     print(
         f"launch us: host time per warm fp8gemm call, least of {LAUNCH_ROUNDS} rounds of {LAUNCH_CALLS} calls "
-        "queued behind a busy GPU\n"
+        f"queued behind a busy GPU; torch's own launch of a trivial kernel, timed the same way on this host: "
+        f"{'n/a' if launch_floor_us is None else f'{launch_floor_us:.1f} us'}\n"
     )
     gemm_rows = [row for row in rows if row.suite != "quant"]
     quant_rows = [row for row in rows if row.suite == "quant"]

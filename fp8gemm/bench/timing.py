@@ -163,6 +163,12 @@ def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS, rounds
     return best / calls * 1e6
 
 
+def torch_launch_us() -> float:
+    """`host_us_per_call` of torch's own launch of one trivial kernel (`torch.cuda._sleep`): what this host's
+    driver and torch's dispatch cost per launch, the floor under any library's per-call host time."""
+    return host_us_per_call(lambda: torch.cuda._sleep(1))
+
+
 @dataclass
 class JitTiming:
     """First fp8gemm call in a fresh process: with an empty kernel cache (compiles) and with a warm one."""
