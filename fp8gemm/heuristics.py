@@ -16,12 +16,13 @@ slower of the two. Measured 2026-11-23 with the TMA-store epilogue (docs/perform
 times L2, within 1% on 4096x24576x1536 (44 MB), and 2-3% slower on the other four dense shapes (K of 512 to
 7168, up to 59 MB). On the four contiguous benchmark shapes the cluster was faster by 2-14% (run 4); for
 the 128 x 256 tile (run 7) it was faster on three of them and 8% slower on one, differences that runs of
-these 1-2 ms, power-capped kernels move by up to 7% (run 8). Masked problems are the exception since the kernel of run 7: on
-eight masked problems of 1 to 8 experts with 128 to 1024 rows each (run 8), the 128 x 128 tile with the
-cluster was 0.7-3.8% slower than without it on six and at most 1.3% faster on two (geomean 1.03x slower
-over every block_n with block_m = 128). The traffic term does not capture any of that, so it is
-applied as measured: a cluster on the block_m = 128 choice for contiguous problems, for dense ones only
-when M >= MULTICAST_MIN_M and their operands exceed MULTICAST_MIN_OPERAND_BYTES, never for masked ones.
+these 1-2 ms, power-capped kernels move by up to 7% (run 8). Masked problems are the exception with the
+current kernel (run 4 had measured the cluster 0-5% faster there): on eight masked problems of 1 to 8
+experts with 128 to 1024 rows each (run 8), the 128 x 128 tile with the cluster was 0.7-3.8% slower than
+without it on six and at most 1.3% faster on two (geomean 1.03x slower over every block_n with
+block_m = 128). The traffic term does not capture any of that, so it is applied as measured: a cluster on
+the block_m = 128 choice for contiguous problems, for dense ones only when M >= MULTICAST_MIN_M and their
+operands exceed MULTICAST_MIN_OPERAND_BYTES, never for masked ones.
 
 Worked example (132 SMs): M=64, N=2112, K=7168, where the weight read is the whole cost. block_n=128 gives
 17 tiles: 17 SMs each move (64 + 128)·7168 B, 23 µs modelled. block_n=16 gives 132 tiles in one wave moving
