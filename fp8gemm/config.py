@@ -108,6 +108,14 @@ def b_scale_blocks_per_tile_ok(block_n: int) -> bool:
     return block_n - gcd(block_n, SCALE_BLOCK) <= SCALE_BLOCK
 
 
+# Masked kernels built with two tile widths (GemmConfig.alt_block_n) run the alternative width when its waves
+# times this percentage of one main tile's time come to less than the main width's waves. Measured 2026-11-23
+# (run 8 sweep, kernel time, the same number of waves for both widths): on six masked problems a 128 x 144
+# tile took 1.12-1.30x as long as a 128 x 128 one (G = 1 N = 4096: 63.8 vs 51.2 µs, two waves each; G = 8
+# N = 4096: 123.8 vs 108.1 µs, three each).
+ALT_TILE_COST_PERCENT = 125
+
+
 @dataclass(frozen=True)
 class GemmConfig:
     """One kernel variant; every field is a template parameter of `fp8gemm::Fp8Gemm`."""
@@ -118,6 +126,11 @@ class GemmConfig:
     num_stages: int
     output_f32: bool = False
     cluster_n: int = 1
+    # Masked only: a second tile width (and its ring depth) in the same kernel, which counts the tiles of
+    # both widths from masked_m on the GPU and runs the one that takes less time (ALT_TILE_COST_PERCENT);
+    # 0: one width.
+    alt_block_n: int = 0
+    alt_num_stages: int = 0
 
     @property
     def num_math_warpgroups(self) -> int:
@@ -129,7 +142,10 @@ class GemmConfig:
 
     @property
     def smem_bytes(self) -> int:
-        return smem_bytes(self.block_m, self.block_n, self.num_stages, self.output_f32)
+        main = smem_bytes(self.block_m, self.block_n, self.num_stages, self.output_f32)
+        if not self.alt_block_n:
+            return main
+        return max(main, smem_bytes(self.block_m, self.alt_block_n, self.alt_num_stages, self.output_f32))
 
     def num_tiles(self, rows: int, n: int) -> int:
         """CTA tiles over `rows` x `n`: n blocks padded to whole clusters (a cluster's extra CTA computes a
@@ -152,6 +168,22 @@ class GemmConfig:
             out.append(f"num_stages={self.num_stages} not in [1, {MAX_STAGES}]")
         elif self.smem_bytes > SM90_SMEM_CAPACITY:
             out.append(f"needs {self.smem_bytes} B of shared memory, more than {SM90_SMEM_CAPACITY}")
+        if self.alt_block_n or self.alt_num_stages:
+            out += self._alt_problems()
+        return out
+
+    def _alt_problems(self) -> list[str]:
+        out = []
+        if self.gemm_type != GemmType.GROUPED_MASKED:
+            out.append("alt_block_n is for masked kernels only (their tile count is known only on the GPU)")
+        if self.output_f32 or self.cluster_n != 1:
+            out.append("alt_block_n needs BF16 output and no cluster")
+        if self.alt_block_n == self.block_n or self.alt_block_n not in BLOCK_N_CHOICES:
+            out.append(f"alt_block_n={self.alt_block_n} must be another width in {BLOCK_N_CHOICES}")
+        elif not b_scale_blocks_per_tile_ok(self.alt_block_n):
+            out.append(f"alt_block_n={self.alt_block_n} lets a tile span three B scale blocks")
+        if not 1 <= self.alt_num_stages <= MAX_STAGES:
+            out.append(f"alt_num_stages={self.alt_num_stages} not in [1, {MAX_STAGES}]")
         return out
 
     def is_valid(self) -> bool:
@@ -160,4 +192,7 @@ class GemmConfig:
     def __str__(self) -> str:
         out = "f32" if self.output_f32 else "bf16"
         cluster = f"_c{self.cluster_n}" if self.cluster_n > 1 else ""
-        return f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}{cluster}_{out}"
+        alt = f"_or_n{self.alt_block_n}_s{self.alt_num_stages}" if self.alt_block_n else ""
+        return (
+            f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}{alt}{cluster}_{out}"
+        )

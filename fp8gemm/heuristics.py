@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 
 from . import launch_plans
@@ -88,6 +89,12 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
 MODEL_BLOCK_N_CHOICES = tuple(block_n for block_n in BLOCK_N_CHOICES if block_n != WIDE_TILE_BLOCK_N)
+# Masked problems whose choice is the 128 x 128 tile also carry a 144-wide one in the same kernel, which the
+# GPU runs when the live row counts make it take fewer waves (config.ALT_TILE_COST_PERCENT). In the run 8
+# sweep, 128 x 144 beat 128 x 128 by 16-27% exactly where the drawn counts pushed 128 x 128 into a third
+# wave that 144 avoided (G = 2 and 4, N = 4096), and lost by 12-30% everywhere else: no choice made from
+# expected_m on the host got both right. Only where 144 gives fewer n blocks than 128 does it ever help.
+MASKED_ALT_BLOCK_N = 144
 
 
 def wgmma_efficiency(block_n: int) -> float:
@@ -163,6 +170,13 @@ def choose_launch(
         config, split_k = GemmConfig(gemm_type, 128, WIDE_TILE_BLOCK_N, max_stages(128, WIDE_TILE_BLOCK_N)), 1
         best = (config, split_k)
     if (
+        gemm_type == GemmType.GROUPED_MASKED
+        and not output_f32
+        and (config.block_m, config.block_n) == (128, 128)
+        and _ceil_div(n, MASKED_ALT_BLOCK_N) < _ceil_div(n, 128)
+    ):
+        return with_masked_alt(config), 1
+    if (
         config.block_m in MULTICAST_BLOCK_M
         and split_k == 1
         and (
@@ -173,6 +187,13 @@ def choose_launch(
     ):
         best = (GemmConfig(gemm_type, config.block_m, config.block_n, config.num_stages, output_f32, 2), 1)
     return best
+
+
+def with_masked_alt(config: GemmConfig) -> GemmConfig:
+    """`config` with the MASKED_ALT_BLOCK_N-wide alternative compiled in beside its own width."""
+    return replace(
+        config, alt_block_n=MASKED_ALT_BLOCK_N, alt_num_stages=max_stages(config.block_m, MASKED_ALT_BLOCK_N)
+    )
 
 
 def choose_config(
@@ -235,6 +256,8 @@ def all_configs() -> list[GemmConfig]:
                         continue
                     stages = max_stages(block_m, block_n, output_f32)
                     out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32))
+                    if gemm_type == GemmType.GROUPED_MASKED and (block_m, block_n) == (128, 128):
+                        out.append(with_masked_alt(out[-1]))
                     if block_m in MULTICAST_BLOCK_M:
                         out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, cluster_n=2))
     return out

@@ -10,6 +10,9 @@ import pytest
 import torch
 
 import fp8gemm
+from fp8gemm import utils
+from fp8gemm.config import ALT_TILE_COST_PERCENT, GemmConfig, GemmType
+from fp8gemm.heuristics import forced_config
 from fp8gemm.testing import (
     calc_diff,
     expert_sizes,
@@ -17,6 +20,7 @@ from fp8gemm.testing import (
     grouped_masked_inputs,
     reference_gemm,
 )
+from fp8gemm.utils import ceil_div
 
 pytestmark = pytest.mark.gpu
 
@@ -111,6 +115,42 @@ def test_masked_cuda_graph_replays_with_new_counts() -> None:
     with torch.cuda.graph(graph):
         fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
     for counts in ([1, 200, 0, 96], [256, 17, 129, 64], [0, 0, 5, 256]):
+        problem.masked_m.copy_(torch.tensor(counts, dtype=torch.int32))
+        problem.d.fill_(float("nan"))
+        graph.replay()
+        torch.cuda.synchronize()
+        _check_masked(problem, counts)
+
+
+def _runs_alt_width(config: GemmConfig, counts: list[int], n: int, num_ctas: int) -> bool:
+    """The tile width choice MaskedTwoWidths makes on the GPU, restated: the alternative width when its waves,
+    weighed by ALT_TILE_COST_PERCENT, take less time than the main width's."""
+    m_blocks = sum(ceil_div(rows, config.block_m) for rows in counts)
+    waves = ceil_div(m_blocks * ceil_div(n, config.block_n), num_ctas)
+    alt_waves = ceil_div(m_blocks * ceil_div(n, config.alt_block_n), num_ctas)
+    return alt_waves * ALT_TILE_COST_PERCENT < waves * 100
+
+
+# Four CTAs, 264 columns (3 blocks of 128, 2 of 144): one m block fits one wave either way (main width); three
+# or more take three waves of 128-wide tiles but two of 144-wide ones (alternative width).
+TWO_WIDTH_N, TWO_WIDTH_CTAS = 264, 4
+TWO_WIDTH_COUNTS = ([100, 0, 0], [265, 0, 70], [1, 128, 0], [300, 129, 300], [0, 0, 0])
+
+
+def test_two_width_masked_kernel_follows_the_live_counts_in_a_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_block_n=144, alt_num_stages=5)
+    widths = {_runs_alt_width(config, counts, TWO_WIDTH_N, TWO_WIDTH_CTAS) for counts in TWO_WIDTH_COUNTS}
+    assert widths == {False, True}, "the counts must take both widths"
+    monkeypatch.setattr(utils, "_num_sms_override", TWO_WIDTH_CTAS)
+    problem = grouped_masked_inputs([64, 64, 64], 300, TWO_WIDTH_N, 640)
+    args = (problem.a, problem.b, problem.d, problem.masked_m, 128)
+    with forced_config(config):
+        fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)  # compile and load outside capture
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
+    for counts in TWO_WIDTH_COUNTS:
         problem.masked_m.copy_(torch.tensor(counts, dtype=torch.int32))
         problem.d.fill_(float("nan"))
         graph.replay()

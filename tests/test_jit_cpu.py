@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from fp8gemm import config as cfg
 from fp8gemm import envs
 from fp8gemm.config import GemmConfig, GemmType
 from fp8gemm.heuristics import all_configs
@@ -398,7 +399,7 @@ def _cpp_gemm_types() -> dict[str, int]:
     return {name: int(value) for name, value in re.findall(r"(\w+)\s*=\s*(\d+)", body)}
 
 
-@pytest.mark.parametrize("config", all_configs(), ids=str)
+@pytest.mark.parametrize("config", [c for c in all_configs() if not c.alt_block_n], ids=str)
 def test_generated_source_instantiates_exactly_the_config(config: GemmConfig) -> None:
     source = codegen.gemm_source(config)
     assert source.count("Fp8Gemm<") == 1
@@ -408,6 +409,20 @@ def test_generated_source_instantiates_exactly_the_config(config: GemmConfig) ->
     assert (output_f32 == "true") == config.output_f32
     assert int(cluster_n) == config.cluster_n
     assert ("__cluster_dims__" in source) == (config.cluster_n > 1)
+
+
+TWO_WIDTHS = re.compile(r"MaskedTwoWidths<\s*" + r"\s*,\s*".join([r"(\d+)u?"] * 6) + r"\s*>")
+
+
+@pytest.mark.parametrize("config", [c for c in all_configs() if c.alt_block_n], ids=str)
+def test_generated_source_of_a_two_width_config_instantiates_both_widths(config: GemmConfig) -> None:
+    source = codegen.gemm_source(config)
+    assert "Fp8Gemm<" not in source
+    ((block_m, block_n, stages, alt_block_n, alt_stages, cost),) = TWO_WIDTHS.findall(source)
+    assert (int(block_m), int(block_n), int(stages)) == (config.block_m, config.block_n, config.num_stages)
+    assert (int(alt_block_n), int(alt_stages)) == (config.alt_block_n, config.alt_num_stages)
+    assert int(cost) == cfg.ALT_TILE_COST_PERCENT
+    assert "fp8gemm::TwoWidthParams" in source
 
 
 def test_generated_source_defines_one_extern_c_entry_point() -> None:

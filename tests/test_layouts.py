@@ -236,11 +236,13 @@ def test_every_config_is_valid_and_fits_shared_memory(config: GemmConfig) -> Non
 
 @pytest.mark.parametrize("config", heuristics.all_configs(), ids=str)
 def test_every_config_uses_the_deepest_ring_that_fits_its_width_cap(config: GemmConfig) -> None:
-    cap = cfg.MAX_STAGES if config.block_n <= cfg.DEEP_RING_MAX_BLOCK_N else cfg.WIDE_TILE_STAGES
-    deeper = GemmConfig(
-        config.gemm_type, config.block_m, config.block_n, config.num_stages + 1, config.output_f32
-    )
-    assert config.num_stages == cap or (config.num_stages < cap and deeper.smem_bytes > cfg.SM90_SMEM_CAPACITY)
+    widths = [(config.block_n, config.num_stages)]
+    if config.alt_block_n:
+        widths.append((config.alt_block_n, config.alt_num_stages))
+    for block_n, stages in widths:
+        cap = cfg.MAX_STAGES if block_n <= cfg.DEEP_RING_MAX_BLOCK_N else cfg.WIDE_TILE_STAGES
+        deeper = GemmConfig(config.gemm_type, config.block_m, block_n, stages + 1, config.output_f32)
+        assert stages == cap or (stages < cap and deeper.smem_bytes > cfg.SM90_SMEM_CAPACITY)
 
 
 def test_all_configs_cover_every_layout_and_tile_without_duplicates() -> None:
@@ -260,6 +262,11 @@ INVALID_CONFIGS = [
     (GemmConfig(GemmType.DENSE, 64, 16, cfg.MAX_STAGES + 1), ["num_stages"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 160, 8), ["shared memory"]),
     (GemmConfig(GemmType.DENSE, 96, 24, 0), ["block_m", "block_n", "num_stages"]),
+    (GemmConfig(GemmType.DENSE, 128, 128, 5, alt_block_n=144, alt_num_stages=5), ["masked kernels only"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_block_n=128, alt_num_stages=5), ["another width"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_block_n=144), ["alt_num_stages"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, cluster_n=2, alt_block_n=144, alt_num_stages=5),
+     ["no cluster"]),
 ]
 
 
@@ -333,6 +340,29 @@ def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
 @pytest.mark.parametrize("n, k", [(4096, 7168), (7168, 2048)])
 def test_masked_problems_never_get_a_cluster(groups: int, expected_m: int, n: int, k: int) -> None:
     assert heuristics.choose_config(GemmType.GROUPED_MASKED, expected_m, n, k, groups, 132).cluster_n == 1
+
+
+@pytest.mark.parametrize("groups, expected_m", [(1, 1024), (2, 512), (4, 256), (8, 128)])
+@pytest.mark.parametrize("n, k", [(4096, 7168), (7168, 2048)])
+def test_masked_128_by_128_choice_carries_the_144_wide_alternative(
+    groups: int, expected_m: int, n: int, k: int
+) -> None:
+    config = heuristics.choose_config(GemmType.GROUPED_MASKED, expected_m, n, k, groups, 132)
+    assert (config.block_m, config.block_n) == (128, 128)
+    assert (config.alt_block_n, config.alt_num_stages) == (144, max_stages(128, 144))
+
+
+def test_no_masked_alternative_where_it_would_not_cut_the_n_blocks() -> None:
+    # 2304 columns: 18 blocks of 128 and 16 of 144; 1024 columns: 8 of either.
+    assert heuristics.choose_config(GemmType.GROUPED_MASKED, 1024, 2304, 7168, 4, 132).alt_block_n == 144
+    config = heuristics.choose_config(GemmType.GROUPED_MASKED, 1024, 1024, 7168, 4, 132)
+    assert (config.block_m, config.block_n, config.alt_block_n) == (128, 128, 0)
+
+
+def test_only_masked_choices_carry_an_alternative_width() -> None:
+    for gemm_type in (GemmType.DENSE, GemmType.GROUPED_CONTIGUOUS):
+        for m, n, k in PROBLEMS:
+            assert heuristics.choose_config(gemm_type, m, n, k, 4, 132).alt_block_n == 0
 
 
 def test_contiguous_problems_keep_their_cluster() -> None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 
 from .. import launch_plans
 from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, tma_store_capable
 from ..jit.build import get_kernel
-from ..jit.launcher import GEMM_WORKSPACE_OFFSET, LaunchPlan, pack_gemm_params, set_pointer, tma_2d
+from ..jit.launcher import (
+    GEMM_WORKSPACE_OFFSET,
+    PARAMS_BYTES,
+    LaunchPlan,
+    pack_gemm_params,
+    set_pointer,
+    tma_2d,
+)
 from ..utils import ceil_div, get_num_sms, get_tma_aligned_size
 
 
@@ -37,11 +46,13 @@ def _row_stride(t: torch.Tensor, rows: int, cols: int) -> int:
     return t.stride(-2) if rows > 1 else cols
 
 
-def _tma_d(config: GemmConfig, d: torch.Tensor, rows: int, cols: int, num_splits: int) -> bytes | None:
+def _tma_d(
+    block_n: int, output_f32: bool, d: torch.Tensor, rows: int, cols: int, num_splits: int
+) -> bytes | None:
     """D's store descriptor (64 x 64 boxes, 128-byte swizzle), or None where the kernel must store D itself:
     FP32 output, a tile width the swizzled staging does not cover, split-K (the reduction writes D), or a D
     that TMA cannot address (16-byte aligned base and row stride)."""
-    if not tma_store_capable(config.block_n, config.output_f32) or num_splits > 1:
+    if not tma_store_capable(block_n, output_f32) or num_splits > 1:
         return None
     row_stride = _row_stride(d, rows, cols)
     if d.data_ptr() % 16 or (row_stride * d.element_size()) % 16:
@@ -121,30 +132,37 @@ def launch_gemm(
     if num_splits > 1:
         tiles = ceil_div(shape_m, config.block_m) * ceil_div(shape_n, config.block_n)
         tile_counters = torch.zeros(tiles * config.num_math_warpgroups, dtype=torch.int32, device=d.device)
-    params = pack_gemm_params(
-        # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
-        tma_a=tma_2d(a, a_rows, shape_k, _row_stride(a, a_rows, shape_k), BLOCK_K, config.block_m // cluster,
-                     swizzle_128b=True),
-        tma_b=tma_2d(b, b_rows, shape_k, b.stride(-2), BLOCK_K, config.block_n, swizzle_128b=True),
-        tma_sfa=tma_2d(
-            sfa, sfa_rows, sfa_col, get_tma_aligned_size(sfa_col, 4), config.block_m, 1, swizzle_128b=False
-        ),
-        # D has A's rows (all groups' for the grouped layouts).
-        tma_d=_tma_d(config, d, a_rows, shape_n, num_splits),
-        sfb=sfb.data_ptr(),
-        d=d.data_ptr(),
-        c=0 if c is None else c.data_ptr(),
-        group_info=0 if group_info is None else group_info.data_ptr(),
-        workspace=0,
-        tile_counters=0 if tile_counters is None else tile_counters.data_ptr(),
-        shape_m=shape_m,
-        shape_n=shape_n,
-        shape_k=shape_k,
-        num_groups=num_groups,
-        ldd=d.stride(-2),
-        ldc=0 if c is None else c.stride(-2),
-        num_splits=num_splits,
-    )
+    # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
+    tma_a = tma_2d(a, a_rows, shape_k, _row_stride(a, a_rows, shape_k), BLOCK_K, config.block_m // cluster,
+                   swizzle_128b=True)
+    tma_sfa = tma_2d(sfa, sfa_rows, sfa_col, get_tma_aligned_size(sfa_col, 4), config.block_m, 1, swizzle_128b=False)
+
+    def params_for(block_n: int) -> ctypes.Array:
+        return pack_gemm_params(
+            tma_a=tma_a,
+            tma_b=tma_2d(b, b_rows, shape_k, b.stride(-2), BLOCK_K, block_n, swizzle_128b=True),
+            tma_sfa=tma_sfa,
+            # D has A's rows (all groups' for the grouped layouts).
+            tma_d=_tma_d(block_n, config.output_f32, d, a_rows, shape_n, num_splits),
+            sfb=sfb.data_ptr(),
+            d=d.data_ptr(),
+            c=0 if c is None else c.data_ptr(),
+            group_info=0 if group_info is None else group_info.data_ptr(),
+            workspace=0,
+            tile_counters=0 if tile_counters is None else tile_counters.data_ptr(),
+            shape_m=shape_m,
+            shape_n=shape_n,
+            shape_k=shape_k,
+            num_groups=num_groups,
+            ldd=d.stride(-2),
+            ldc=0 if c is None else c.stride(-2),
+            num_splits=num_splits,
+        )
+
+    params = params_for(config.block_n)
+    if config.alt_block_n:
+        # fp8gemm::TwoWidthParams: the main width's parameters, then the alternative's.
+        params = ctypes.create_string_buffer(params.raw + params_for(config.alt_block_n).raw, 2 * PARAMS_BYTES)
     plan = LaunchPlan(kernel, device_index, grid, params)
     if num_splits > 1:
         plan = SplitKPlan(plan, tile_counters, (num_splits, shape_m, shape_n))

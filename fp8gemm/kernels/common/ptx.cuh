@@ -258,6 +258,13 @@ __device__ __forceinline__ float2 load_global_f32x2(const float* ptr) {
     return value;
 }
 
+// Sum of `value` over the 32 lanes of a fully active warp, in every lane.
+__device__ __forceinline__ u32 warp_sum_u32(u32 value) {
+    u32 sum;
+    asm volatile("redux.sync.add.u32 %0, %1, 0xffffffff;" : "=r"(sum) : "r"(value));
+    return sum;
+}
+
 __device__ __forceinline__ i32 load_global_nc_i32(const i32* ptr) {
     i32 value;
     asm volatile("ld.global.nc.s32 %0, [%1];" : "=r"(value) : "l"(ptr));

@@ -13,6 +13,12 @@ enum class GemmType : int {
     GroupedMasked = 2,      // A is [G, M_max, K]; only the first masked_m[g] rows of group g are valid
 };
 
+// masked_m[g] clamped to [0, M_max]: a bad count never makes the kernel touch rows it does not own.
+__device__ __forceinline__ u32 clamped_masked_rows(const i32* masked_m, u32 g, u32 m_max) {
+    const i32 rows = load_global_nc_i32(masked_m + g);
+    return rows <= 0 ? 0u : min_of(static_cast<u32>(rows), m_max);
+}
+
 struct Tile {
     u32 group;
     u32 m_block;
@@ -67,11 +73,7 @@ struct TileScheduler {
         }
     }
 
-    // masked_m[g] clamped to [0, M_max]: a bad count never makes the kernel touch rows it does not own.
-    __device__ u32 masked_rows(u32 g) const {
-        const i32 rows = load_global_nc_i32(group_info + g);
-        return rows <= 0 ? 0u : min_of(static_cast<u32>(rows), shape_m);
-    }
+    __device__ u32 masked_rows(u32 g) const { return clamped_masked_rows(group_info, g, shape_m); }
 
     __device__ void swizzle(u32 index, Tile& tile) const {
         constexpr u32 kBand = kGroupN / kClusterN;
