@@ -108,17 +108,21 @@ def b_scale_blocks_per_tile_ok(block_n: int) -> bool:
     return block_n - gcd(block_n, SCALE_BLOCK) <= SCALE_BLOCK
 
 
-# Masked kernels built with two tile widths (GemmConfig.alt_block_n) run the alternative width when its waves
-# times this percentage of one main tile's time come to less than the main width's waves. Measured 2026-11-23
-# (run 8 sweep, kernel time, the same number of waves for both widths): on six masked problems a 128 x 144
-# tile took 1.12-1.30x as long as a 128 x 128 one (G = 1 N = 4096: 63.8 vs 51.2 µs, two waves each; G = 8
-# N = 4096: 123.8 vs 108.1 µs, three each).
-ALT_TILE_COST_PERCENT = 125
+# Masked kernels built with several tile widths (GemmConfig.alt_widths) run the width whose waves, each
+# weighed by the time one of its tiles takes, take least. Tile times in percent of one 128 x 128 tile (the
+# main width those kernels have), measured 2026-11-23 (run 8 sweep, kernel time, six masked problems):
+# - 128 x 144: 1.12-1.30x, on problems where both widths take the same number of waves (G = 1 N = 4096: 63.8
+#   vs 51.2 µs, two waves each; G = 8 N = 4096: 123.8 vs 108.1 µs, three each);
+# - 128 x 256: 1.89x at K = 7168 (G = 1 N = 4096: one wave 48.5 µs against two of 128 x 128 in 51.2 µs) and
+#   2.02x at K = 2048 (G = 1 N = 7168: two waves 31.5 µs against four in 31.2 µs).
+MASKED_MAIN_BLOCK = (128, 128)
+ALT_TILE_COST_PERCENT = {144: 125, 256: 195}
 
 
 @dataclass(frozen=True)
 class GemmConfig:
-    """One kernel variant; every field is a template parameter of `fp8gemm::Fp8Gemm`."""
+    """One kernel variant; every field is a template parameter of `fp8gemm::Fp8Gemm` (alt_widths: of
+    `fp8gemm::MaskedWidths`, one `TileWidth` each)."""
 
     gemm_type: GemmType
     block_m: int
@@ -126,11 +130,10 @@ class GemmConfig:
     num_stages: int
     output_f32: bool = False
     cluster_n: int = 1
-    # Masked only: a second tile width (and its ring depth) in the same kernel, which counts the tiles of
-    # both widths from masked_m on the GPU and runs the one that takes less time (ALT_TILE_COST_PERCENT);
-    # 0: one width.
-    alt_block_n: int = 0
-    alt_num_stages: int = 0
+    # Masked only: more tile widths in the same kernel, each (block_n, num_stages). The kernel counts the
+    # tiles of every width from masked_m on the GPU and runs the one that takes least time
+    # (ALT_TILE_COST_PERCENT); empty: one width.
+    alt_widths: tuple[tuple[int, int], ...] = ()
 
     @property
     def num_math_warpgroups(self) -> int:
@@ -142,10 +145,8 @@ class GemmConfig:
 
     @property
     def smem_bytes(self) -> int:
-        main = smem_bytes(self.block_m, self.block_n, self.num_stages, self.output_f32)
-        if not self.alt_block_n:
-            return main
-        return max(main, smem_bytes(self.block_m, self.alt_block_n, self.alt_num_stages, self.output_f32))
+        widths = ((self.block_n, self.num_stages), *self.alt_widths)
+        return max(smem_bytes(self.block_m, block_n, stages, self.output_f32) for block_n, stages in widths)
 
     def num_tiles(self, rows: int, n: int) -> int:
         """CTA tiles over `rows` x `n`: n blocks padded to whole clusters (a cluster's extra CTA computes a
@@ -168,22 +169,27 @@ class GemmConfig:
             out.append(f"num_stages={self.num_stages} not in [1, {MAX_STAGES}]")
         elif self.smem_bytes > SM90_SMEM_CAPACITY:
             out.append(f"needs {self.smem_bytes} B of shared memory, more than {SM90_SMEM_CAPACITY}")
-        if self.alt_block_n or self.alt_num_stages:
+        if self.alt_widths:
             out += self._alt_problems()
         return out
 
     def _alt_problems(self) -> list[str]:
         out = []
         if self.gemm_type != GemmType.GROUPED_MASKED:
-            out.append("alt_block_n is for masked kernels only (their tile count is known only on the GPU)")
+            out.append("alt_widths are for masked kernels only (their tile count is known only on the GPU)")
         if self.output_f32 or self.cluster_n != 1:
-            out.append("alt_block_n needs BF16 output and no cluster")
-        if self.alt_block_n == self.block_n or self.alt_block_n not in BLOCK_N_CHOICES:
-            out.append(f"alt_block_n={self.alt_block_n} must be another width in {BLOCK_N_CHOICES}")
-        elif not b_scale_blocks_per_tile_ok(self.alt_block_n):
-            out.append(f"alt_block_n={self.alt_block_n} lets a tile span three B scale blocks")
-        if not 1 <= self.alt_num_stages <= MAX_STAGES:
-            out.append(f"alt_num_stages={self.alt_num_stages} not in [1, {MAX_STAGES}]")
+            out.append("alt_widths need BF16 output and no cluster")
+        if (self.block_m, self.block_n) != MASKED_MAIN_BLOCK:
+            main = " x ".join(map(str, MASKED_MAIN_BLOCK))
+            out.append(f"alt_widths need a {main} main tile (their costs are measured against it)")
+        block_ns = [block_n for block_n, _ in self.alt_widths]
+        if len(set(block_ns)) != len(block_ns) or self.block_n in block_ns:
+            out.append(f"alt_widths={self.alt_widths} repeat a width")
+        for block_n, stages in self.alt_widths:
+            if block_n not in ALT_TILE_COST_PERCENT:
+                out.append(f"alt width {block_n} has no measured cost (widths: {sorted(ALT_TILE_COST_PERCENT)})")
+            if not 1 <= stages <= MAX_STAGES:
+                out.append(f"alt width {block_n}: num_stages={stages} not in [1, {MAX_STAGES}]")
         return out
 
     def is_valid(self) -> bool:
@@ -192,7 +198,7 @@ class GemmConfig:
     def __str__(self) -> str:
         out = "f32" if self.output_f32 else "bf16"
         cluster = f"_c{self.cluster_n}" if self.cluster_n > 1 else ""
-        alt = f"_or_n{self.alt_block_n}_s{self.alt_num_stages}" if self.alt_block_n else ""
+        alt = "".join(f"_or_n{block_n}_s{stages}" for block_n, stages in self.alt_widths)
         return (
             f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}{alt}{cluster}_{out}"
         )

@@ -33,7 +33,7 @@ on which of the close ones is best.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
@@ -89,11 +89,13 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
 MODEL_BLOCK_N_CHOICES = tuple(block_n for block_n in BLOCK_N_CHOICES if block_n != WIDE_TILE_BLOCK_N)
-# Masked problems whose choice is the 128 x 128 tile also carry a 144-wide one in the same kernel, which the
-# GPU runs when the live row counts make it take fewer waves (config.ALT_TILE_COST_PERCENT). In the run 8
+# Masked problems whose choice is the 128 x 128 tile also carry wider tiles in the same kernel, which the
+# GPU runs when the live row counts make them take less time (config.ALT_TILE_COST_PERCENT). In the run 8
 # sweep, 128 x 144 beat 128 x 128 by 16-27% exactly where the drawn counts pushed 128 x 128 into a third
-# wave that 144 avoided (G = 2 and 4, N = 4096), and lost by 12-30% everywhere else: no choice made from
-# expected_m on the host got both right. Only where 144 gives fewer n blocks than 128 does it ever help.
+# wave that 144 avoided (G = 2 and 4, N = 4096), and lost by 12-30% everywhere else; 128 x 256 won by 3-5%
+# where it took half the waves (G = 1 N = 4096, G = 2 and 4 N = 7168 K = 2048) and lost by 12-33% where
+# it did not: no choice made from expected_m on the host got all of them right. A wider tile can help only
+# where it cuts the n blocks (144), or halves them without padding N further (256, as for dense).
 MASKED_ALT_BLOCK_N = 144
 
 
@@ -169,13 +171,8 @@ def choose_launch(
     ):
         config, split_k = GemmConfig(gemm_type, 128, WIDE_TILE_BLOCK_N, max_stages(128, WIDE_TILE_BLOCK_N)), 1
         best = (config, split_k)
-    if (
-        gemm_type == GemmType.GROUPED_MASKED
-        and not output_f32
-        and (config.block_m, config.block_n) == (128, 128)
-        and _ceil_div(n, MASKED_ALT_BLOCK_N) < _ceil_div(n, 128)
-    ):
-        return with_masked_alt(config), 1
+    if gemm_type == GemmType.GROUPED_MASKED and not output_f32 and (config.block_m, config.block_n) == (128, 128):
+        return with_masked_alts(config, n), 1
     if (
         config.block_m in MULTICAST_BLOCK_M
         and split_k == 1
@@ -189,11 +186,19 @@ def choose_launch(
     return best
 
 
-def with_masked_alt(config: GemmConfig) -> GemmConfig:
-    """`config` with the MASKED_ALT_BLOCK_N-wide alternative compiled in beside its own width."""
-    return replace(
-        config, alt_block_n=MASKED_ALT_BLOCK_N, alt_num_stages=max_stages(config.block_m, MASKED_ALT_BLOCK_N)
-    )
+def with_masked_alts(config: GemmConfig, n: int) -> GemmConfig:
+    """A masked 128 x 128 `config` with the wider tiles that can take fewer waves on N compiled in beside it:
+    144 where it cuts the n blocks, 256 where it halves them without padding N further."""
+    alts = []
+    if _ceil_div(n, MASKED_ALT_BLOCK_N) < _ceil_div(n, config.block_n):
+        alts.append(MASKED_ALT_BLOCK_N)
+    if 2 * _ceil_div(n, WIDE_TILE_BLOCK_N) == _ceil_div(n, config.block_n):
+        alts.append(WIDE_TILE_BLOCK_N)
+    return _with_alt_widths(config, alts)
+
+
+def _with_alt_widths(config: GemmConfig, block_ns: Iterable[int]) -> GemmConfig:
+    return replace(config, alt_widths=tuple((block_n, max_stages(config.block_m, block_n)) for block_n in block_ns))
 
 
 def choose_config(
@@ -257,7 +262,10 @@ def all_configs() -> list[GemmConfig]:
                     stages = max_stages(block_m, block_n, output_f32)
                     out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32))
                     if gemm_type == GemmType.GROUPED_MASKED and (block_m, block_n) == (128, 128):
-                        out.append(with_masked_alt(out[-1]))
+                        # with_masked_alts attaches either wider tile or both, depending on N.
+                        main = out[-1]
+                        for alts in ((MASKED_ALT_BLOCK_N,), (WIDE_TILE_BLOCK_N,), (MASKED_ALT_BLOCK_N, WIDE_TILE_BLOCK_N)):
+                            out.append(_with_alt_widths(main, alts))
                     if block_m in MULTICAST_BLOCK_M:
                         out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, cluster_n=2))
     return out

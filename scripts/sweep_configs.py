@@ -14,6 +14,7 @@ before the heuristic learns it; --max-waves drops launches with more work units 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import torch
 
@@ -22,7 +23,13 @@ from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import ContiguousShape, DenseShape, MaskedShape, grouped_shapes
 from fp8gemm.bench.timing import kernel_median_ms, profiled_kernel_ms
 from fp8gemm.config import BLOCK_N_CHOICES, GemmConfig, GemmType, b_scale_blocks_per_tile_ok, max_stages
-from fp8gemm.heuristics import choose_launch, effective_splits, forced_config, with_masked_alt
+from fp8gemm.heuristics import (
+    MASKED_ALT_BLOCK_N,
+    WIDE_TILE_BLOCK_N,
+    choose_launch,
+    effective_splits,
+    forced_config,
+)
 from fp8gemm.jit.build import precompile
 from fp8gemm.testing import calc_diff
 
@@ -71,10 +78,14 @@ def main() -> None:
         ]
         for gemm_type in gemm_types
     }
-    # Masked 128 x 128 tiles also run with the alternative width compiled in (the GPU picks either).
-    configs.get(GemmType.GROUPED_MASKED, []).extend(
-        [with_masked_alt(c) for c in configs.get(GemmType.GROUPED_MASKED, []) if (c.block_m, c.block_n, c.cluster_n) == (128, 128, 1)]
-    )
+    # Masked 128 x 128 tiles also run with the wider alternatives compiled in (the GPU picks one).
+    masked = configs.get(GemmType.GROUPED_MASKED, [])
+    masked += [
+        replace(config, alt_widths=tuple((block_n, max_stages(128, block_n)) for block_n in alts))
+        for config in masked
+        if (config.block_m, config.block_n, config.cluster_n) == (128, 128, 1)
+        for alts in ((MASKED_ALT_BLOCK_N,), (WIDE_TILE_BLOCK_N,), (MASKED_ALT_BLOCK_N, WIDE_TILE_BLOCK_N))
+    ]
     precompile([config for group in configs.values() for config in group])
     num_sms = fp8gemm.get_num_sms()
     for shape in shapes:
@@ -101,7 +112,7 @@ def main() -> None:
                 mark = "  <- heuristic" if (config, split_k) == chosen else ""
                 tflops = case.workload.flops / us / 1e6
                 print(
-                    f"{str(config):44s} split {split_k} {us:8.1f} us {tflops:6.0f} TFLOPS {cublas_us / us:5.2f}x"
+                    f"{str(config):54s} split {split_k} {us:8.1f} us {tflops:6.0f} TFLOPS {cublas_us / us:5.2f}x"
                     f" diff {diff:.1e}{' FAILED' if not diff < 1e-3 else ''}{mark}",
                     flush=True,
                 )

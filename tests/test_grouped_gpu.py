@@ -122,27 +122,27 @@ def test_masked_cuda_graph_replays_with_new_counts() -> None:
         _check_masked(problem, counts)
 
 
-def _runs_alt_width(config: GemmConfig, counts: list[int], n: int, num_ctas: int) -> bool:
-    """The tile width choice MaskedTwoWidths makes on the GPU, restated: the alternative width when its waves,
-    weighed by ALT_TILE_COST_PERCENT, take less time than the main width's."""
+def _chosen_width(config: GemmConfig, counts: list[int], n: int, num_ctas: int) -> int:
+    """The tile width MaskedWidths chooses on the GPU, restated: the width whose waves, weighed by its
+    ALT_TILE_COST_PERCENT (100 for the main width), take least time; the first wins ties."""
     m_blocks = sum(ceil_div(rows, config.block_m) for rows in counts)
-    waves = ceil_div(m_blocks * ceil_div(n, config.block_n), num_ctas)
-    alt_waves = ceil_div(m_blocks * ceil_div(n, config.alt_block_n), num_ctas)
-    return alt_waves * ALT_TILE_COST_PERCENT < waves * 100
+    widths = [(config.block_n, 100)] + [(block_n, ALT_TILE_COST_PERCENT[block_n]) for block_n, _ in config.alt_widths]
+    costs = [ceil_div(m_blocks * ceil_div(n, block_n), num_ctas) * cost for block_n, cost in widths]
+    return widths[costs.index(min(costs))][0]
 
 
-# Four CTAs, 264 columns (3 blocks of 128, 2 of 144): one m block fits one wave either way (main width); three
-# or more take three waves of 128-wide tiles but two of 144-wide ones (alternative width).
-TWO_WIDTH_N, TWO_WIDTH_CTAS = 264, 4
-TWO_WIDTH_COUNTS = ([100, 0, 0], [265, 0, 70], [1, 128, 0], [300, 129, 300], [0, 0, 0])
+# Four CTAs, 392 columns (4 blocks of 128, 3 of 144, 2 of 256): one or three m blocks run 128-wide tiles,
+# two run 256-wide ones (one wave against two), four run 144-wide ones (three waves against four).
+WIDTHS_N, WIDTHS_CTAS = 392, 4
+WIDTHS_COUNTS = ([100, 0, 0], [265, 0, 70], [1, 128, 0], [300, 129, 1], [300, 0, 0], [0, 0, 0])
 
 
-def test_two_width_masked_kernel_follows_the_live_counts_in_a_graph(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_block_n=144, alt_num_stages=5)
-    widths = {_runs_alt_width(config, counts, TWO_WIDTH_N, TWO_WIDTH_CTAS) for counts in TWO_WIDTH_COUNTS}
-    assert widths == {False, True}, "the counts must take both widths"
-    monkeypatch.setattr(utils, "_num_sms_override", TWO_WIDTH_CTAS)
-    problem = grouped_masked_inputs([64, 64, 64], 300, TWO_WIDTH_N, 640)
+def test_masked_kernel_with_three_widths_follows_the_live_counts_in_a_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((144, 5), (256, 4)))
+    widths = {_chosen_width(config, counts, WIDTHS_N, WIDTHS_CTAS) for counts in WIDTHS_COUNTS}
+    assert widths == {128, 144, 256}, "the counts must take every width"
+    monkeypatch.setattr(utils, "_num_sms_override", WIDTHS_CTAS)
+    problem = grouped_masked_inputs([64, 64, 64], 300, WIDTHS_N, 640)
     args = (problem.a, problem.b, problem.d, problem.masked_m, 128)
     with forced_config(config):
         fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)  # compile and load outside capture
@@ -150,7 +150,7 @@ def test_two_width_masked_kernel_follows_the_live_counts_in_a_graph(monkeypatch:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
-    for counts in TWO_WIDTH_COUNTS:
+    for counts in WIDTHS_COUNTS:
         problem.masked_m.copy_(torch.tensor(counts, dtype=torch.int32))
         problem.d.fill_(float("nan"))
         graph.replay()

@@ -399,7 +399,7 @@ def _cpp_gemm_types() -> dict[str, int]:
     return {name: int(value) for name, value in re.findall(r"(\w+)\s*=\s*(\d+)", body)}
 
 
-@pytest.mark.parametrize("config", [c for c in all_configs() if not c.alt_block_n], ids=str)
+@pytest.mark.parametrize("config", [c for c in all_configs() if not c.alt_widths], ids=str)
 def test_generated_source_instantiates_exactly_the_config(config: GemmConfig) -> None:
     source = codegen.gemm_source(config)
     assert source.count("Fp8Gemm<") == 1
@@ -411,18 +411,21 @@ def test_generated_source_instantiates_exactly_the_config(config: GemmConfig) ->
     assert ("__cluster_dims__" in source) == (config.cluster_n > 1)
 
 
-TWO_WIDTHS = re.compile(r"MaskedTwoWidths<\s*" + r"\s*,\s*".join([r"(\d+)u?"] * 6) + r"\s*>")
+MASKED_WIDTHS = re.compile(r"MaskedWidths<\s*(\d+)u?\s*,(.*)>;")
+TILE_WIDTH = re.compile(r"TileWidth<\s*" + r"\s*,\s*".join([r"(\d+)u?"] * 3) + r"\s*>")
 
 
-@pytest.mark.parametrize("config", [c for c in all_configs() if c.alt_block_n], ids=str)
-def test_generated_source_of_a_two_width_config_instantiates_both_widths(config: GemmConfig) -> None:
+@pytest.mark.parametrize("config", [c for c in all_configs() if c.alt_widths], ids=str)
+def test_generated_source_of_a_masked_widths_config_instantiates_every_width_in_order(config: GemmConfig) -> None:
     source = codegen.gemm_source(config)
     assert "Fp8Gemm<" not in source
-    ((block_m, block_n, stages, alt_block_n, alt_stages, cost),) = TWO_WIDTHS.findall(source)
-    assert (int(block_m), int(block_n), int(stages)) == (config.block_m, config.block_n, config.num_stages)
-    assert (int(alt_block_n), int(alt_stages)) == (config.alt_block_n, config.alt_num_stages)
-    assert int(cost) == cfg.ALT_TILE_COST_PERCENT
-    assert "fp8gemm::TwoWidthParams" in source
+    ((block_m, widths),) = MASKED_WIDTHS.findall(source)
+    assert int(block_m) == config.block_m
+    expected = [(config.block_n, config.num_stages, 100)] + [
+        (block_n, stages, cfg.ALT_TILE_COST_PERCENT[block_n]) for block_n, stages in config.alt_widths
+    ]
+    assert [tuple(map(int, width)) for width in TILE_WIDTH.findall(widths)] == expected
+    assert "Kernel::Params params" in source
 
 
 def test_generated_source_defines_one_extern_c_entry_point() -> None:

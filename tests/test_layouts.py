@@ -236,10 +236,7 @@ def test_every_config_is_valid_and_fits_shared_memory(config: GemmConfig) -> Non
 
 @pytest.mark.parametrize("config", heuristics.all_configs(), ids=str)
 def test_every_config_uses_the_deepest_ring_that_fits_its_width_cap(config: GemmConfig) -> None:
-    widths = [(config.block_n, config.num_stages)]
-    if config.alt_block_n:
-        widths.append((config.alt_block_n, config.alt_num_stages))
-    for block_n, stages in widths:
+    for block_n, stages in ((config.block_n, config.num_stages), *config.alt_widths):
         cap = cfg.MAX_STAGES if block_n <= cfg.DEEP_RING_MAX_BLOCK_N else cfg.WIDE_TILE_STAGES
         deeper = GemmConfig(config.gemm_type, config.block_m, block_n, stages + 1, config.output_f32)
         assert stages == cap or (stages < cap and deeper.smem_bytes > cfg.SM90_SMEM_CAPACITY)
@@ -262,11 +259,14 @@ INVALID_CONFIGS = [
     (GemmConfig(GemmType.DENSE, 64, 16, cfg.MAX_STAGES + 1), ["num_stages"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 160, 8), ["shared memory"]),
     (GemmConfig(GemmType.DENSE, 96, 24, 0), ["block_m", "block_n", "num_stages"]),
-    (GemmConfig(GemmType.DENSE, 128, 128, 5, alt_block_n=144, alt_num_stages=5), ["masked kernels only"]),
-    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_block_n=128, alt_num_stages=5), ["another width"]),
-    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_block_n=144), ["alt_num_stages"]),
-    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, cluster_n=2, alt_block_n=144, alt_num_stages=5),
-     ["no cluster"]),
+    (GemmConfig(GemmType.DENSE, 128, 128, 5, alt_widths=((144, 5),)), ["masked kernels only"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((128, 5),)), ["repeat a width", "no measured cost"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((144, 5), (144, 5))), ["repeat a width"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((160, 5),)), ["no measured cost"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((144, 0),)), ["alt width 144: num_stages"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((256, 5),)), ["shared memory"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 64, 128, 8, alt_widths=((144, 5),)), ["128 x 128 main tile"]),
+    (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, cluster_n=2, alt_widths=((144, 5),)), ["no cluster"]),
 ]
 
 
@@ -344,25 +344,33 @@ def test_masked_problems_never_get_a_cluster(groups: int, expected_m: int, n: in
 
 @pytest.mark.parametrize("groups, expected_m", [(1, 1024), (2, 512), (4, 256), (8, 128)])
 @pytest.mark.parametrize("n, k", [(4096, 7168), (7168, 2048)])
-def test_masked_128_by_128_choice_carries_the_144_wide_alternative(
+def test_masked_128_by_128_choice_carries_the_144_and_256_wide_alternatives(
     groups: int, expected_m: int, n: int, k: int
 ) -> None:
     config = heuristics.choose_config(GemmType.GROUPED_MASKED, expected_m, n, k, groups, 132)
     assert (config.block_m, config.block_n) == (128, 128)
-    assert (config.alt_block_n, config.alt_num_stages) == (144, max_stages(128, 144))
+    assert config.alt_widths == ((144, max_stages(128, 144)), (256, max_stages(128, 256)))
 
 
-def test_no_masked_alternative_where_it_would_not_cut_the_n_blocks() -> None:
-    # 2304 columns: 18 blocks of 128 and 16 of 144; 1024 columns: 8 of either.
-    assert heuristics.choose_config(GemmType.GROUPED_MASKED, 1024, 2304, 7168, 4, 132).alt_block_n == 144
-    config = heuristics.choose_config(GemmType.GROUPED_MASKED, 1024, 1024, 7168, 4, 132)
-    assert (config.block_m, config.block_n, config.alt_block_n) == (128, 128, 0)
+@pytest.mark.parametrize(
+    "n, alt_block_ns",
+    [
+        (2112, (144,)),  # 17 blocks of 128, 15 of 144, 9 of 256 (pads N: 2 x 9 > 17)
+        (1152, (144,)),  # 9 of 128, 8 of 144, 5 of 256
+        (512, (256,)),  # 4 of 128 or of 144, 2 of 256
+        (1024, (256,)),  # 8 of 128 or of 144, 4 of 256
+        (4096, (144, 256)),  # 32, 29, 16
+    ],
+)
+def test_masked_alternatives_are_the_widths_that_cut_the_n_blocks(n: int, alt_block_ns: tuple[int, ...]) -> None:
+    main = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, max_stages(128, 128))
+    assert tuple(block_n for block_n, _ in heuristics.with_masked_alts(main, n).alt_widths) == alt_block_ns
 
 
-def test_only_masked_choices_carry_an_alternative_width() -> None:
+def test_only_masked_choices_carry_alternative_widths() -> None:
     for gemm_type in (GemmType.DENSE, GemmType.GROUPED_CONTIGUOUS):
         for m, n, k in PROBLEMS:
-            assert heuristics.choose_config(gemm_type, m, n, k, 4, 132).alt_block_n == 0
+            assert heuristics.choose_config(gemm_type, m, n, k, 4, 132).alt_widths == ()
 
 
 def test_contiguous_problems_keep_their_cluster() -> None:

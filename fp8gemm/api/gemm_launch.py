@@ -11,7 +11,6 @@ from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, tma_store_
 from ..jit.build import get_kernel
 from ..jit.launcher import (
     GEMM_WORKSPACE_OFFSET,
-    PARAMS_BYTES,
     LaunchPlan,
     pack_gemm_params,
     set_pointer,
@@ -160,9 +159,10 @@ def launch_gemm(
         )
 
     params = params_for(config.block_n)
-    if config.alt_block_n:
-        # fp8gemm::TwoWidthParams: the main width's parameters, then the alternative's.
-        params = ctypes.create_string_buffer(params.raw + params_for(config.alt_block_n).raw, 2 * PARAMS_BYTES)
+    if config.alt_widths:
+        # fp8gemm::MaskedWidthParams: the main width's parameters, then each alternative's, in order.
+        packed = params.raw + b"".join(params_for(block_n).raw for block_n, _ in config.alt_widths)
+        params = ctypes.create_string_buffer(packed, len(packed))
     plan = LaunchPlan(kernel, device_index, grid, params)
     if num_splits > 1:
         plan = SplitKPlan(plan, tile_counters, (num_splits, shape_m, shape_n))

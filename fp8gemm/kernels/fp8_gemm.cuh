@@ -668,45 +668,4 @@ struct Fp8Gemm {
     }
 };
 
-// Masked problems with two tile widths in one kernel. The row counts, and with them the tile count, exist
-// only on the GPU (a captured call replays with new counts), and a few rows more or less can push a 128 x 128
-// walk from two waves into a third: masked G = 2 and 4 with N = 4096 lost 16-27% to that (docs/performance.md,
-// run 8) where 144-wide tiles stayed within two. Every CTA counts the tiles of both widths from masked_m and
-// runs the width whose waves, weighed by the cost of one of its tiles (kAltCostPercent of the main tile's,
-// measured), take less time. All CTAs read the same counts, so all make the same choice.
-struct TwoWidthParams {
-    GemmParams main;
-    GemmParams alt;
-};
-
-template <u32 kBlockM, u32 kBlockN, u32 kNumStages, u32 kAltBlockN, u32 kAltStages, u32 kAltCostPercent>
-struct MaskedTwoWidths {
-    using Main = Fp8Gemm<GemmType::GroupedMasked, kBlockM, kBlockN, kNumStages, false, 1>;
-    using Alt = Fp8Gemm<GemmType::GroupedMasked, kBlockM, kAltBlockN, kAltStages, false, 1>;
-    static_assert(Main::kNumThreads == Alt::kNumThreads, "one block shape for both widths");
-    static constexpr u32 kNumThreads = Main::kNumThreads;
-    static constexpr u32 kSmemBytes = Main::kSmemBytes > Alt::kSmemBytes ? Main::kSmemBytes : Alt::kSmemBytes;
-
-    // Each warp sums the m blocks itself (the same loads, the same sum): no shared memory, no block barrier.
-    __device__ static bool use_alt(const GemmParams& p) {
-        u32 m_blocks = 0;
-        for (u32 g = threadIdx.x % 32; g < p.num_groups; g += 32) {
-            m_blocks += ceil_div(clamped_masked_rows(p.group_info, g, p.shape_m), kBlockM);
-        }
-        m_blocks = warp_sum_u32(m_blocks);
-        const u32 waves = ceil_div(m_blocks * ceil_div(p.shape_n, kBlockN), gridDim.x);
-        const u32 alt_waves = ceil_div(m_blocks * ceil_div(p.shape_n, kAltBlockN), gridDim.x);
-        return alt_waves * kAltCostPercent < waves * 100u;
-    }
-
-    __device__ static void run(const TwoWidthParams& p) {
-        if (use_alt(p.main)) {
-            Alt::run(p.alt);
-        } else {
-            Main::run(p.main);
-        }
-    }
-};
-static_assert(__builtin_offsetof(TwoWidthParams, alt) == sizeof(GemmParams), "host mirrors this layout");
-
 }  // namespace fp8gemm
