@@ -441,7 +441,7 @@ struct Fp8Gemm {
             if (kType == GemmType::Dense && p.num_splits > 1) {
                 store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
             } else if (kOutputF32) {
-                store_tile(p, tile, tile_row, lane, acc);
+                store_tile_f32(p, tile, tile_row, lane, acc);
             } else {
                 store_tile_staged(p, tile, smem.staging() + warpgroup * kStagingBytesPerWarpgroup, warpgroup,
                                   thread % kWarpgroupThreads, acc);
@@ -637,9 +637,13 @@ struct Fp8Gemm {
     }
 
     // FP32 output (D = C + A·Bᵀ): stores this thread's two rows straight from registers; rows past the
-    // valid count, padding rows of the contiguous layout and columns past N are left untouched.
-    __device__ static void store_tile(const GemmParams& p, const Tile& tile, u32 tile_row, u32 lane,
-                                      const float* acc) {
+    // valid count, padding rows of the contiguous layout and columns past N are left untouched. C is read a
+    // batch of column pairs ahead of the stores: loads and stores are ordered asm (C may be D itself), so
+    // loading each pair just before its store put a memory round trip between every two stores.
+    __device__ static void store_tile_f32(const GemmParams& p, const Tile& tile, u32 tile_row, u32 lane,
+                                          const float* acc) {
+        constexpr u32 kPairs = kBlockN / 8;  // column pairs a thread holds per row
+        constexpr u32 kBatch = 8;            // pairs of C in flight (16 registers; 16 pairs spilled)
         const u32 col_base = tile.n_block * kBlockN + 2 * (lane % 4);
         const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
 #pragma unroll
@@ -650,18 +654,24 @@ struct Fp8Gemm {
                 valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
             }
             if (!valid) continue;
-            const u64 out_row = row_offset + row;
+            const float* c = p.c + (row_offset + row) * p.ldc;
+            float* d = static_cast<float*>(p.d) + (row_offset + row) * p.ldd;
 #pragma unroll
-            for (u32 j = 0; j < kBlockN / 8; ++j) {
-                const u32 col = col_base + 8 * j;
-                if (col >= p.shape_n) continue;
-                const float x = acc[4 * j + 2 * half];
-                const float y = acc[4 * j + 2 * half + 1];
-                if constexpr (kOutputF32) {
-                    const float2 c = load_global_f32x2(p.c + out_row * p.ldc + col);
-                    store_global_f32x2(static_cast<float*>(p.d) + out_row * p.ldd + col, c.x + x, c.y + y);
-                } else {
-                    store_global_u32(static_cast<u16*>(p.d) + out_row * p.ldd + col, pack_bf16x2(x, y));
+            for (u32 first = 0; first < kPairs; first += kBatch) {
+                float2 c_pairs[kBatch];
+#pragma unroll
+                for (u32 i = 0; i < kBatch; ++i) {
+                    const u32 col = col_base + 8 * (first + i);
+                    if (first + i < kPairs && col < p.shape_n) c_pairs[i] = load_global_f32x2(c + col);
+                }
+#pragma unroll
+                for (u32 i = 0; i < kBatch; ++i) {
+                    const u32 j = first + i;
+                    const u32 col = col_base + 8 * j;
+                    if (j < kPairs && col < p.shape_n) {
+                        store_global_f32x2(d + col, c_pairs[i].x + acc[4 * j + 2 * half],
+                                           c_pairs[i].y + acc[4 * j + 2 * half + 1]);
+                    }
                 }
             }
         }
