@@ -92,10 +92,11 @@ MODEL_BLOCK_N_CHOICES = tuple(block_n for block_n in BLOCK_N_CHOICES if block_n 
 # Masked problems whose choice is the 128 x 128 tile also carry wider tiles in the same kernel, which the
 # GPU runs when the live row counts make them take less time (config.ALT_TILE_COST_PERCENT). In the run 8
 # sweep, 128 x 144 beat 128 x 128 by 16-27% exactly where the drawn counts pushed 128 x 128 into a third
-# wave that 144 avoided (G = 2 and 4, N = 4096), and lost by 12-30% everywhere else; 128 x 256 won by 3-5%
-# where it took half the waves (G = 1 N = 4096, G = 2 and 4 N = 7168 K = 2048) and lost by 12-33% where
-# it did not: no choice made from expected_m on the host got all of them right. A wider tile can help only
-# where it cuts the n blocks (144), or halves them without padding N further (256, as for dense).
+# wave that 144 avoided (G = 2 and 4, N = 4096), and lost by 12-30% everywhere else. 128 x 256 won by 3-5%
+# on three problems where it took half the waves of 128 x 128 (G = 1 N = 4096, G = 2 and 4 N = 7168
+# K = 2048), lost 1% on the fourth (G = 1 N = 7168 K = 2048) and 13-20% where it did not halve them: no
+# choice made from expected_m on the host got all of them right. A wider tile can help only where it cuts
+# the n blocks (144), or halves them without padding N further (256, as for dense).
 MASKED_ALT_BLOCK_N = 144
 
 
