@@ -56,8 +56,12 @@ FLOPS_PER_SM = 917e12 / 132
 L2_BYTES_PER_SM = 8.1e12 / 132
 HBM_BYTES_PER_S = 3.0e12
 TILE_OVERHEAD_K = 256
-# wgmma works through N in steps of 64: block_n = 144 and 160 cost what 192 does (measured 0.81x and 0.86x of
-# block_n = 128 per FLOP), 96 and 112 what 128 does (0.78x, 0.82x).
+# A fitted penalty, not an instruction cost: tiles are charged as if N were rounded up to a multiple of 64.
+# Measured per FLOP against block_n = 128 (run 6): 144 and 160 at 0.81x and 0.86x, 96 and 112 at 0.78x and
+# 0.82x; run 11 halved the promotion of 144 and 160 and took 4-7% off their times, not all of the gap. The
+# tensor cores are not the cause: m64nNk32 wgmmas with the kernel's promotion run at the same rate per FLOP
+# for every N from 144 to 192 (scripts/experiments/wgmma_rate.py), and a 192-wide tile (not a shipped
+# width) ran 4096x6144x7168 in 128's time, the same waves x tile work.
 WGMMA_N_STEP = 64
 # Split-K: the last K range to finish a tile adds every range's partial sums (in the same kernel). Fitted to
 # sweeps of 64x{2112,4096}x7168, 128x2112x7168, 64x7168x16384 (2026-11-23): splitting pays only while the

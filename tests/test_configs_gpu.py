@@ -4,12 +4,14 @@ M/N/K tails, and both an even and an odd number of K blocks (the overlapped main
 
 from __future__ import annotations
 
+from math import gcd
+
 import pytest
 import torch
 
 import fp8gemm
 from fp8gemm import launch_plans, utils
-from fp8gemm.config import GemmConfig, GemmType
+from fp8gemm.config import SCALE_BLOCK, GemmConfig, GemmType
 from fp8gemm.heuristics import all_configs, forced_config
 from fp8gemm.testing import (
     calc_diff,
@@ -86,3 +88,29 @@ def test_every_dense_config_with_split_k_matches_reference(config: GemmConfig, s
     assert not torch.isnan(p.d).any()
     ref = reference_gemm(p.a, p.b) + (c.double() if c is not None else 0)
     assert calc_diff(p.d, ref) < 1e-5
+
+
+# Tiles that may straddle two B scale blocks promote through one unrolled copy per position of the split
+# (a multiple of gcd(block_n, 128) columns into the tile): one dense config per such tile shape.
+STRADDLING_CONFIGS = list(
+    {
+        (config.block_m, config.block_n): config
+        for config in all_configs()
+        if config.gemm_type == GemmType.DENSE
+        and not config.output_f32
+        and SCALE_BLOCK % config.block_n
+        and config.block_n % SCALE_BLOCK
+    }.values()
+)
+
+
+@pytest.mark.parametrize("config", STRADDLING_CONFIGS, ids=str)
+def test_straddling_tiles_take_every_split_position(config: GemmConfig, few_sms) -> None:
+    # Tile starts at multiples of block_n reach every split position within 128 / gcd n blocks.
+    n_blocks = SCALE_BLOCK // gcd(config.block_n, SCALE_BLOCK) + 1
+    m, n, k = config.block_m + 9, n_blocks * config.block_n + 8, 3 * 128 + 16
+    p = dense_inputs(m, n, k)
+    with forced_config(config):
+        fp8gemm.fp8_gemm_nt(p.a, p.b, p.d)
+    assert not torch.isnan(p.d).any()
+    assert calc_diff(p.d, reference_gemm(p.a, p.b)) < 1e-5

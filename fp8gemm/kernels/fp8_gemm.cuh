@@ -70,6 +70,27 @@ struct StageCursor {
     }
 };
 
+// A compile-time value passed as an argument: lets a generic lambda specialise on it.
+template <u32 kValue>
+struct Const {
+    static constexpr u32 value = kValue;
+};
+
+// f(Const<c>{}) for c in [kFirst, kLast]; any other value takes kLast. A chain of branches on a warp-uniform
+// value that picks one of a few unrolled code paths.
+template <u32 kFirst, u32 kLast, typename F>
+__device__ __forceinline__ void with_case(u32 c, F&& f) {
+    if constexpr (kFirst < kLast) {
+        if (c != kFirst) {
+            with_case<kFirst + 1, kLast>(c, f);
+            return;
+        }
+    }
+    f(Const<kFirst>{});
+}
+
+__host__ __device__ constexpr u32 gcd_of(u32 a, u32 b) { return b == 0 ? a : gcd_of(b, a % b); }
+
 template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN>
 struct Fp8Gemm {
     static constexpr u32 kNumMathWarpgroups = kBlockM / kWgmmaM;
@@ -111,8 +132,10 @@ struct Fp8Gemm {
     static constexpr u32 kSmemBytes =
         kNumStages * (kStageTxBytes + kSmemSfb) + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
-    // A tile whose n range crosses a 128-column boundary needs two B scales per K block.
+    // A tile whose n range crosses a 128-column boundary needs two B scales per K block. Tiles start at
+    // multiples of BLOCK_N, so the boundary falls a multiple of gcd(BLOCK_N, 128) columns into the tile.
     static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
+    static constexpr u32 kSplitStep = gcd_of(kBlockN, kScaleBlock);
     // Two product sets (promote one while the next K block's wgmmas fill the other) cost BLOCK_N/2 more
     // registers; with the running accumulators that is 3 x BLOCK_N/2, which fits kMathRegisters up to 128.
     static constexpr bool kOverlap = kNumParts == 1 && 3 * kAccRegs + 40 <= kMathRegisters;
@@ -312,7 +335,7 @@ struct Fp8Gemm {
         if (kTakeTurns && warpgroup == 1) named_barrier_arrive(kTurnBarrier, 2 * kWarpgroupThreads);
         while (scheduler.next(tile)) {
             if (tile.skip) continue;
-            const u32 second_scale_col = b_scale_rows(p, tile, num_k_blocks).second_col;
+            const u32 second_scale_col = warp_uniform(b_scale_rows(p, tile, num_k_blocks).second_col);
 
 #pragma unroll
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
@@ -364,23 +387,39 @@ struct Fp8Gemm {
                     if (lane == 0) mbarrier_arrive(release_bar0 + stage * sizeof(u64));
                 }
             };
-            // Folds the finished products of one part of a block into acc.
-            auto promote = [&](float* prod, u32 part, const float4 scales) {
-                fence_registers<kPartRegs>(prod);
+            // Folds the finished products of one part of a block into acc, with B's first scale left of tile
+            // column kSplit and its second from there on.
+            auto promote_split = [&](float* prod, u32 part, const float4 scales, auto split) {
+                constexpr u32 kSplit = decltype(split)::value;
+                const float first0 = scales.x * scales.z, first1 = scales.y * scales.z;
+                const float second0 = scales.x * scales.w, second1 = scales.y * scales.w;
 #pragma unroll
                 for (u32 j = 0; j < kPartN / 8; ++j) {
                     const u32 col = part * kPartN + 8 * j;
-                    // Whole 128-column parts each lie in one scale block (the wide tiles start on one).
-                    const bool second = kBlockN % kScaleBlock == 0 ? col >= kScaleBlock
-                                                                    : kMayStraddle && col >= second_scale_col;
-                    const float scale_b = second ? scales.w : scales.z;
-                    const float s0 = scales.x * scale_b;
-                    const float s1 = scales.y * scale_b;
+                    const float s0 = col >= kSplit ? second0 : first0;
+                    const float s1 = col >= kSplit ? second1 : first1;
                     float* out = acc + 4 * (col / 8);
                     out[0] += s0 * prod[4 * j + 0];
                     out[1] += s0 * prod[4 * j + 1];
                     out[2] += s1 * prod[4 * j + 2];
                     out[3] += s1 * prod[4 * j + 3];
+                }
+            };
+            // Folds the finished products of one part of a block into acc. Whole 128-column parts each lie in
+            // one scale block (the wide tiles start on one). A narrower tile that may straddle two takes the
+            // unrolled copy whose split matches its own (tile starts are multiples of block_n, so the split is
+            // a multiple of kSplitStep columns): choosing per 8 columns at run time cost a compare, a select
+            // and two multiplies each, doubling the promotion of a 160-wide tile.
+            auto promote = [&](float* prod, u32 part, const float4 scales) {
+                fence_registers<kPartRegs>(prod);
+                if constexpr (kBlockN % kScaleBlock == 0) {
+                    promote_split(prod, part, scales, Const<kScaleBlock>{});
+                } else if constexpr (kMayStraddle) {
+                    with_case<1, kScaleBlock / kSplitStep>(second_scale_col / kSplitStep, [&](auto split_steps) {
+                        promote_split(prod, part, scales, Const<decltype(split_steps)::value * kSplitStep>{});
+                    });
+                } else {
+                    promote_split(prod, part, scales, Const<kBlockN>{});
                 }
             };
 
