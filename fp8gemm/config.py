@@ -22,7 +22,7 @@ SCALE_BLOCK = 128  # B scales cover 128 x 128; A scales 1 x 128
 BLOCK_M_CHOICES = (64, 128)
 # CTAs per cluster along N: the pair shares one A tile, each loading half and multicasting it to both.
 CLUSTER_N_CHOICES = (1, 2)
-BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 256)
+BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 192, 256)
 # Small-M kernels are bound by how many bytes each SM has in flight: measured 2026-11-23 (run 6), the
 # TMA loads alone of 64x2112x7168 (block 64x16, 10 KB stages) took 33.1 / 16.2 / 12.2 µs with 2 / 4 / 8
 # stages, still falling at 8. Tiles up to DEEP_RING_MAX_BLOCK_N columns wide take rings up to MAX_STAGES

@@ -56,13 +56,19 @@ FLOPS_PER_SM = 917e12 / 132
 L2_BYTES_PER_SM = 8.1e12 / 132
 HBM_BYTES_PER_S = 3.0e12
 TILE_OVERHEAD_K = 256
-# A fitted penalty, not an instruction cost: tiles are charged as if N were rounded up to a multiple of 64.
-# Measured per FLOP against block_n = 128 (run 6): 144 and 160 at 0.81x and 0.86x, 96 and 112 at 0.78x and
-# 0.82x; run 11 halved the promotion of 144 and 160 and took 4-7% off their times, not all of the gap. The
-# tensor cores are not the cause: m64nNk32 wgmmas with the kernel's promotion run at the same rate per FLOP
-# for every N from 144 to 192 (scripts/experiments/wgmma_rate.py), and a 192-wide tile (not a shipped
-# width) ran 4096x6144x7168 in 128's time, the same waves x tile work.
+# Fitted penalties, not instruction costs. Tiles narrower than 128 are charged as if N were rounded up to a
+# multiple of WGMMA_N_STEP: measured per FLOP against block_n = 128 (run 6), 96 and 112 ran at 0.78x and
+# 0.82x. The tensor cores are not the cause: m64nNk32 wgmmas with the kernel's promotion run at the same
+# rate per FLOP for every N from 144 to 192 (run 11, scripts/experiments/wgmma_rate.py), and 192 runs at
+# 128's rate in the kernel. For 144 and 160 the cost was in choosing B's scale where a tile straddles two
+# scale blocks; runs 11 and 12 moved that choice out of the promotion and then out of the K loop, and they
+# now run at 0.89-0.96x (run 12). Charged at STRADDLING_WIDE_EFFICIENCY instead of the rounding's 0.75x and
+# 0.83x, the model changes its choice on N = 2112 and N = 576 problems, each measured faster (run 12, kernel
+# time): 1024x2112x7168 28.6 µs with 144 against 32.8 with 128 x 64, 2048x2112x7168 53.5 against 63.6,
+# 4096x576x7168 30.4 against 32.3 with 160, 8192x576x7168 56.1 against 60.7, masked 1 x 1024 rows
+# x 2112 28.6 against 34.6 and 4 x 512 rows x 2112 58.3 against 67.8.
 WGMMA_N_STEP = 64
+STRADDLING_WIDE_EFFICIENCY = 0.92
 # Split-K: the last K range to finish a tile adds every range's partial sums (in the same kernel). Fitted to
 # sweeps of 64x{2112,4096}x7168, 128x2112x7168, 64x7168x16384 (2026-11-23): splitting pays only while the
 # unsplit tiles leave SMs idle, by 5-12%.
@@ -92,7 +98,23 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 # N no further.
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
-MODEL_BLOCK_N_CHOICES = tuple(block_n for block_n in BLOCK_N_CHOICES if block_n != WIDE_TILE_BLOCK_N)
+# 128 x 192 tiles run at 128 x 128's rate per FLOP (run 11), so they win exactly where they take fewer waves x
+# tile time. Measured 2026-11-23 (docs/performance.md run 12, kernel time, no cluster), the model's work
+# (waves x unit time) predicted every case: against 128 x 128, 4096x2112x7168 107.3 vs 116.1 µs (modelled
+# 10% less), 6144x2112x7168 143.5 vs 171.0 (14%), 1280x7168x7168 111.7 vs 120.2, 2304x4096x7168 111.2 vs
+# 119.3 and 768x12288x7168 117.0 vs 128.9 (10% each); against the model's 128 x 64, 3072x2112x7168 72.9 vs
+# 95.9 (25%), while at 2048x2112x7168 the model's 128 x 64 was right (64.0 vs 70.5). Where the modelled
+# work ties, 192 lost by 5% on 4096x1536x7168 and was within 1% on 4096x6144x7168 and 4096x32768x512. So
+# it replaces a block_m = 128 choice of dense problems over one tile row only where the model says it saves
+# at least WAVE_FILL_MIN_SAVING, unsplit and where the multicast rule adds no cluster (an odd n block count
+# pads a cluster by a whole tile: 3072x2112x7168 took 103.8 µs with one).
+WAVE_FILL_BLOCK_M = 128
+WAVE_FILL_BLOCK_N = 192
+WAVE_FILL_MIN_SAVING = 0.05
+# Widths the wave model does not choose among: each replaces its 128 x 128 choice by a measured rule.
+MODEL_BLOCK_N_CHOICES = tuple(
+    block_n for block_n in BLOCK_N_CHOICES if block_n not in (WIDE_TILE_BLOCK_N, WAVE_FILL_BLOCK_N)
+)
 # Masked problems whose choice is the 128 x 128 tile also carry wider tiles in the same kernel, which the
 # GPU runs when the live row counts make them take less time (config.ALT_TILE_COST_PERCENT). In the run 8
 # sweep, 128 x 144 beat 128 x 128 by 16-27% exactly where the drawn counts pushed 128 x 128 into a third
@@ -105,6 +127,8 @@ MASKED_ALT_BLOCK_N = 144
 
 
 def wgmma_efficiency(block_n: int) -> float:
+    if block_n > 128 and block_n % WGMMA_N_STEP:
+        return STRADDLING_WIDE_EFFICIENCY
     return block_n / (-(-block_n // WGMMA_N_STEP) * WGMMA_N_STEP)
 
 
@@ -117,6 +141,11 @@ def _unit_seconds(block_m: int, block_n: int, k: int) -> float:
     compute = 2.0 * block_m * block_n * eff_k / (FLOPS_PER_SM * wgmma_efficiency(block_n))
     traffic = (block_m + block_n) * eff_k / L2_BYTES_PER_SM
     return max(compute, traffic)
+
+
+def _modelled_seconds(config: GemmConfig, m: int, n: int, k: int, num_sms: int) -> float:
+    """Waves x unit time of an unsplit dense `config`."""
+    return _ceil_div(config.num_tiles(m, n), num_sms) * _unit_seconds(config.block_m, config.block_n, k)
 
 
 def effective_splits(k: int, split_k: int) -> int:
@@ -167,6 +196,7 @@ def choose_launch(
                     best_key, best = key, (config, split_k)
     config, split_k = best
     operand_bytes = rows * k + weights * n * k
+    dense_cluster = gemm_type == GemmType.DENSE and m >= MULTICAST_MIN_M and operand_bytes > MULTICAST_MIN_OPERAND_BYTES
     if (
         gemm_type != GemmType.GROUPED_MASKED
         and not output_f32
@@ -176,15 +206,25 @@ def choose_launch(
     ):
         config, split_k = GemmConfig(gemm_type, 128, WIDE_TILE_BLOCK_N, max_stages(128, WIDE_TILE_BLOCK_N)), 1
         best = (config, split_k)
+    elif (
+        gemm_type == GemmType.DENSE
+        and not output_f32
+        and m > ONE_TILE_ROW_MAX_M
+        and not dense_cluster
+        and (config.block_m, split_k) == (WAVE_FILL_BLOCK_M, 1)
+    ):
+        wave_fill = GemmConfig(
+            gemm_type, WAVE_FILL_BLOCK_M, WAVE_FILL_BLOCK_N, max_stages(WAVE_FILL_BLOCK_M, WAVE_FILL_BLOCK_N)
+        )
+        saving = 1 - _modelled_seconds(wave_fill, m, n, k, num_sms) / _modelled_seconds(config, m, n, k, num_sms)
+        if saving >= WAVE_FILL_MIN_SAVING:
+            return wave_fill, 1
     if gemm_type == GemmType.GROUPED_MASKED and not output_f32 and (config.block_m, config.block_n) == (128, 128):
         return with_masked_alts(config, n), 1
     if (
         config.block_m in MULTICAST_BLOCK_M
         and split_k == 1
-        and (
-            gemm_type == GemmType.GROUPED_CONTIGUOUS
-            or (gemm_type == GemmType.DENSE and m >= MULTICAST_MIN_M and operand_bytes > MULTICAST_MIN_OPERAND_BYTES)
-        )
+        and (gemm_type == GemmType.GROUPED_CONTIGUOUS or dense_cluster)
         and num_sms >= 2
     ):
         best = (GemmConfig(gemm_type, config.block_m, config.block_n, config.num_stages, output_f32, 2), 1)

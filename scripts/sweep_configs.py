@@ -1,13 +1,14 @@
 """Times every kernel config on a few dense shapes next to cuBLAS: the data behind heuristic choices.
 
 Usage: python scripts/sweep_configs.py [MxNxK ...] [--block-m 128] [--block-n 112,128,160] [--split-k 1,4]
-                                       [--cluster 1,2] [--max-waves 2] [--kernel-time]
+                                       [--cluster 1,2] [--stages 4,5] [--max-waves 2] [--kernel-time]
                                        [--grouped [contiguous|masked]]
 Prints one line per (shape, config): µs, TFLOPS, speed-up vs cuBLAS, and marks the heuristic's choice.
 --grouped sweeps the benchmark's grouped shapes (contiguous and masked, or the one layout named) instead of
 dense MxNxK ones; with it, GxMxNxK arguments add masked shapes (G experts of about M valid rows each).
 Configs are built directly (not only those the heuristic can return), so a new variant can be measured
-before the heuristic learns it; --max-waves drops launches with more work units than that many waves;
+before the heuristic learns it; --stages replaces each config's deepest ring with the depths listed that fit;
+--max-waves drops launches with more work units than that many waves;
 --kernel-time times by the profiler's kernel execution time instead of events (which add ~3 µs a launch).
 """
 
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--block-n", default="")
     parser.add_argument("--split-k", default="1")
     parser.add_argument("--cluster", default="1,2")
+    parser.add_argument("--stages", default="", help="ring depths to try (default: the deepest that fits)")
     parser.add_argument("--max-waves", type=float, default=float("inf"))
     parser.add_argument("--kernel-time", action="store_true")
     parser.add_argument("--grouped", nargs="?", const="all", choices=("all", "contiguous", "masked"))
@@ -61,6 +63,11 @@ def main() -> None:
     block_ns = [int(x) for x in args.block_n.split(",")] if args.block_n else list(BLOCK_N_CHOICES)
     splits = [int(x) for x in args.split_k.split(",")]
     clusters = [int(x) for x in args.cluster.split(",")]
+
+    def ring_depths(block_m: int, block_n: int) -> list[int]:
+        deepest = max_stages(block_m, block_n)
+        return [s for s in map(int, args.stages.split(",")) if s <= deepest] if args.stages else [deepest]
+
     if args.grouped:
         wanted = {"all": (ContiguousShape, MaskedShape), "contiguous": ContiguousShape, "masked": MaskedShape}
         shapes = [shape for shape in grouped_shapes() if isinstance(shape, wanted[args.grouped])]
@@ -70,10 +77,11 @@ def main() -> None:
     gemm_types = sorted({launch_problem(shape)[0] for shape in shapes})
     configs = {
         gemm_type: [
-            GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n), False, cluster_n)
+            GemmConfig(gemm_type, block_m, block_n, num_stages, False, cluster_n)
             for block_m in block_ms
             for block_n in block_ns
             if b_scale_blocks_per_tile_ok(block_n)
+            for num_stages in ring_depths(block_m, block_n)
             for cluster_n in clusters
         ]
         for gemm_type in gemm_types

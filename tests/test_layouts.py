@@ -254,7 +254,7 @@ def test_all_configs_cover_every_layout_and_tile_without_duplicates() -> None:
 INVALID_CONFIGS = [
     (GemmConfig(GemmType.DENSE, 96, 128, 4), ["block_m"]),
     (GemmConfig(GemmType.DENSE, 128, 24, 4), ["block_n"]),
-    (GemmConfig(GemmType.DENSE, 128, 192, 2), ["block_n"]),
+    (GemmConfig(GemmType.DENSE, 128, 176, 2), ["block_n"]),
     (GemmConfig(GemmType.DENSE, 64, 128, 0), ["num_stages"]),
     (GemmConfig(GemmType.DENSE, 64, 16, cfg.MAX_STAGES + 1), ["num_stages"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 160, 8), ["shared memory"]),
@@ -334,6 +334,57 @@ def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
     assert heuristics.choose_config(GemmType.GROUPED_MASKED, 4096, 7168, 7168, 8, 132).block_n != 256
     # 2112 columns: 17 blocks of 128, 9 of 256 (one more padded half block).
     assert heuristics.choose_config(GemmType.DENSE, 16384, 2112, 16384, 1, 132).block_n != 256
+
+
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (4096, 2112, 7168),  # 544 tiles of 128 x 128 in 5 waves, 352 of 128 x 192 in 3 (4.5 tile-times)
+        (3072, 2112, 7168),  # 128 x 64 in 6 traffic-bound waves against 2 of 128 x 192
+        (1280, 7168, 7168),
+        (768, 12288, 7168),
+    ],
+)
+def test_192_wide_tile_where_it_takes_fewer_waves(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (
+        GemmConfig(GemmType.DENSE, 128, 192, max_stages(128, 192)),
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (4096, 1536, 7168),  # 3 waves of 128 x 128 or 2 of 128 x 192: a tie, which 192 lost by 5%
+        (4096, 32768, 512),  # 63 against 42: a tie
+        (2048, 2112, 7168),  # 128 x 64's 4 waves beat 192's 2
+    ],
+)
+def test_192_wide_tile_not_where_the_waves_tie_or_lose(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n != heuristics.WAVE_FILL_BLOCK_N
+
+
+@pytest.mark.parametrize(
+    "gemm_type, m, n, groups",
+    [
+        (GemmType.DENSE, 1024, 2112, 1),  # 15 n blocks of 144 against 33 traffic-bound ones of 64
+        (GemmType.DENSE, 2048, 2112, 1),
+        (GemmType.DENSE, 8192, 576, 1),  # 4 n blocks of 144 exactly, against 4 of 160 (the last part-filled)
+        (GemmType.GROUPED_MASKED, 1024, 2112, 1),
+    ],
+)
+def test_144_wide_tile_where_it_was_measured_fastest(gemm_type: GemmType, m: int, n: int, groups: int) -> None:
+    config = heuristics.choose_config(gemm_type, m, n, 7168, groups, 132)
+    assert (config.block_m, config.block_n) == (128, 144)
+
+
+def test_192_wide_tile_only_for_bf16_dense_unclustered_problems() -> None:
+    assert heuristics.choose_config(GemmType.DENSE, 4096, 2112, 7168, 1, 132, output_f32=True).block_n != 192
+    for gemm_type, groups in ((GemmType.GROUPED_CONTIGUOUS, 4), (GemmType.GROUPED_MASKED, 4)):
+        for m, n, k in ((4096, 2112, 7168), (1024, 2112, 7168), (512, 7168, 7168)):
+            assert heuristics.choose_config(gemm_type, m, n, k, groups, 132).block_n != 192
+    # Operands beyond the multicast threshold take the cluster, which 11 n blocks would pad to 12.
+    assert heuristics.choose_config(GemmType.DENSE, 16384, 2112, 7168, 1, 132).block_n != 192
 
 
 @pytest.mark.parametrize("groups, expected_m", [(1, 1024), (2, 512), (4, 256), (8, 128), (16, 64)])

@@ -20,7 +20,9 @@ from .codegen import KERNELS_DIR
 # wgmma and setmaxnreg exist only on the arch-specific target; the -gencode form is the one that builds
 # without a plain sm_90 pass rejecting them.
 NVCC_ARCH_FLAGS = ("-gencode=arch=compute_90a,code=sm_90a",)
-NVRTC_ARCH_FLAGS = ("--gpu-architecture=sm_90a",)
+# -default-device: NVRTC 13.0 (beside torch for CUDA 13.0 on the H100 host) leaves the generic lambdas
+# inside the kernels host-only and rejects them; everything these sources define is device code.
+NVRTC_ARCH_FLAGS = ("--gpu-architecture=sm_90a", "-default-device")
 # pip distributions that ship libnvrtc (the first installed one names the compiler in the cache key).
 NVRTC_DISTRIBUTIONS = ("nvidia-cuda-nvrtc", "nvidia-cuda-nvrtc-cu12")
 COMMON_FLAGS = ("-std=c++17", "--ptxas-options=-v", "-DNDEBUG")

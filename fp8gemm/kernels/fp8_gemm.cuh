@@ -50,8 +50,8 @@ struct GemmParams {
     u32 num_splits;  // dense: K is cut into this many ranges of whole K blocks, each a work unit
     u32 tma_store;   // nonzero: whole BF16 tiles leave through tma_d (D 16-byte aligned, swizzled staging)
 };
-static_assert(__builtin_offsetof(GemmParams, sfb) == 512, "host mirrors this layout");
-static_assert(__builtin_offsetof(GemmParams, shape_m) == 560, "host mirrors this layout");
+FP8GEMM_ASSERT_OFFSET(GemmParams, sfb, 512);
+FP8GEMM_ASSERT_OFFSET(GemmParams, shape_m, 560);
 static_assert(sizeof(GemmParams) == 640, "host mirrors this layout");
 
 // A position in the ring of shared-memory stages: the stage and the parity of the trips round the ring
@@ -88,6 +88,10 @@ __device__ __forceinline__ void with_case(u32 c, F&& f) {
     }
     f(Const<kFirst>{});
 }
+
+// A tile's split between two B scale blocks chosen at each promotion rather than once per tile (no split
+// is at column 0).
+using SplitPerBlock = Const<0>;
 
 __host__ __device__ constexpr u32 gcd_of(u32 a, u32 b) { return b == 0 ? a : gcd_of(b, a % b); }
 
@@ -405,77 +409,95 @@ struct Fp8Gemm {
                     out[3] += s1 * prod[4 * j + 3];
                 }
             };
-            // Folds the finished products of one part of a block into acc. Whole 128-column parts each lie in
-            // one scale block (the wide tiles start on one). A narrower tile that may straddle two takes the
-            // unrolled copy whose split matches its own (tile starts are multiples of block_n, so the split is
-            // a multiple of kSplitStep columns): choosing per 8 columns at run time cost a compare, a select
-            // and two multiplies each, doubling the promotion of a 160-wide tile.
-            auto promote = [&](float* prod, u32 part, const float4 scales) {
+            // Folds the finished products of one part of a block into acc, B's scale switching at tile column
+            // `split` (a Const); SplitPerBlock: at the tile's own split, picked among unrolled copies.
+            auto promote = [&](float* prod, u32 part, const float4 scales, auto split) {
                 fence_registers<kPartRegs>(prod);
-                if constexpr (kBlockN % kScaleBlock == 0) {
-                    promote_split(prod, part, scales, Const<kScaleBlock>{});
-                } else if constexpr (kMayStraddle) {
+                if constexpr (decltype(split)::value == SplitPerBlock::value) {
                     with_case<1, kScaleBlock / kSplitStep>(second_scale_col / kSplitStep, [&](auto split_steps) {
                         promote_split(prod, part, scales, Const<decltype(split_steps)::value * kSplitStep>{});
                     });
                 } else {
-                    promote_split(prod, part, scales, Const<kBlockN>{});
+                    promote_split(prod, part, scales, split);
                 }
             };
 
-            if constexpr (kOverlap) {
-                // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
-                // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
-                // between the arms of a branch (C7518).
-                u32 stage0 = issue(prod0);
-                u32 i = 0;
-                for (; i + 2 < num_blocks; i += 2) {
-                    const u32 stage1 = issue(prod1);
-                    float4 sc = block_scales(stage0);
-                    wgmma_wait<1>();
-                    release(stage0);
-                    promote(prod0, 0, sc);
-                    stage0 = issue(prod0);
-                    sc = block_scales(stage1);
-                    wgmma_wait<1>();
-                    release(stage1);
-                    promote(prod1, 0, sc);
-                }
-                if (i + 1 < num_blocks) {
-                    const u32 stage1 = issue(prod1);
-                    float4 sc = block_scales(stage0);
-                    wgmma_wait<1>();
-                    release(stage0);
-                    promote(prod0, 0, sc);
-                    sc = block_scales(stage1);
-                    wgmma_wait<0>();
-                    release(stage1);
-                    promote(prod1, 0, sc);
-                } else {
-                    const float4 sc = block_scales(stage0);
-                    wgmma_wait<0>();
-                    release(stage0);
-                    promote(prod0, 0, sc);
-                }
-            } else {
-                // One product set: the other math warpgroup's wgmmas keep the tensor cores busy while this
-                // one promotes.
-                for (u32 i = 0; i < num_blocks; ++i) {
-                    const u32 stage = wait_stage();
-                    const float4 sc = block_scales(stage);
-#pragma unroll
-                    for (u32 part = 0; part < kNumParts; ++part) {
-                        if constexpr (kTakeTurns) named_barrier_sync(kTurnBarrier + warpgroup, 2 * kWarpgroupThreads);
-                        issue_part(prod0, stage, part);
-                        if constexpr (kTakeTurns) {
-                            named_barrier_arrive(kTurnBarrier + (warpgroup ^ 1u), 2 * kWarpgroupThreads);
-                        }
-                        wgmma_wait<0>();
-                        if (part + 1 == kNumParts) release(stage);
-                        promote(prod0, part, sc);
+            // The K loop of one tile, with B's scale switching at tile column `split`. Whole 128-column parts
+            // each lie in one scale block (the wide tiles start on one). A tile that may straddle two takes its
+            // split from a few unrolled copies (tile starts are multiples of block_n, so the split is a
+            // multiple of kSplitStep columns). Measured (docs/performance.md runs 11-12): choosing per 8
+            // columns at run time cost a compare, a select and two multiplies each, doubling the promotion of
+            // a 160-wide tile; choosing a promotion copy at every K block still left 144-wide tiles 6-9%
+            // slower than choosing a copy of the whole loop once per tile, as the take-turns path now does.
+            // The narrow straddling tiles of small M (kOverlap) keep the per-block choice: their kernels wait
+            // on memory, and a loop copy per split position tripled their compile time (64 x 112 with NVRTC:
+            // 0.9 -> 3.2 s).
+            auto k_loop = [&](auto split) {
+                if constexpr (kOverlap) {
+                    // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
+                    // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
+                    // between the arms of a branch (C7518).
+                    u32 stage0 = issue(prod0);
+                    u32 i = 0;
+                    for (; i + 2 < num_blocks; i += 2) {
+                        const u32 stage1 = issue(prod1);
+                        float4 sc = block_scales(stage0);
+                        wgmma_wait<1>();
+                        release(stage0);
+                        promote(prod0, 0, sc, split);
+                        stage0 = issue(prod0);
+                        sc = block_scales(stage1);
+                        wgmma_wait<1>();
+                        release(stage1);
+                        promote(prod1, 0, sc, split);
                     }
-                    issue_at.advance();
+                    if (i + 1 < num_blocks) {
+                        const u32 stage1 = issue(prod1);
+                        float4 sc = block_scales(stage0);
+                        wgmma_wait<1>();
+                        release(stage0);
+                        promote(prod0, 0, sc, split);
+                        sc = block_scales(stage1);
+                        wgmma_wait<0>();
+                        release(stage1);
+                        promote(prod1, 0, sc, split);
+                    } else {
+                        const float4 sc = block_scales(stage0);
+                        wgmma_wait<0>();
+                        release(stage0);
+                        promote(prod0, 0, sc, split);
+                    }
+                } else {
+                    // One product set: the other math warpgroup's wgmmas keep the tensor cores busy while this
+                    // one promotes.
+                    for (u32 i = 0; i < num_blocks; ++i) {
+                        const u32 stage = wait_stage();
+                        const float4 sc = block_scales(stage);
+#pragma unroll
+                        for (u32 part = 0; part < kNumParts; ++part) {
+                            if constexpr (kTakeTurns) named_barrier_sync(kTurnBarrier + warpgroup, 2 * kWarpgroupThreads);
+                            issue_part(prod0, stage, part);
+                            if constexpr (kTakeTurns) {
+                                named_barrier_arrive(kTurnBarrier + (warpgroup ^ 1u), 2 * kWarpgroupThreads);
+                            }
+                            wgmma_wait<0>();
+                            if (part + 1 == kNumParts) release(stage);
+                            promote(prod0, part, sc, split);
+                        }
+                        issue_at.advance();
+                    }
                 }
+            };
+            if constexpr (kBlockN % kScaleBlock == 0) {
+                k_loop(Const<kScaleBlock>{});
+            } else if constexpr (!kMayStraddle) {
+                k_loop(Const<kBlockN>{});
+            } else if constexpr (kTakeTurns) {
+                with_case<1, kScaleBlock / kSplitStep>(second_scale_col / kSplitStep, [&](auto split_steps) {
+                    k_loop(Const<decltype(split_steps)::value * kSplitStep>{});
+                });
+            } else {
+                k_loop(SplitPerBlock{});
             }
             if (kType == GemmType::Dense && p.num_splits > 1) {
                 store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);

@@ -42,7 +42,7 @@ struct PerTokenCastParams {
     u32 m_pad;      // gemm layout: distance between scale columns (TMA-aligned m)
 };
 static_assert(sizeof(PerTokenCastParams) == 40, "host mirrors this layout");
-static_assert(__builtin_offsetof(PerTokenCastParams, rows) == 24, "host mirrors this layout");
+FP8GEMM_ASSERT_OFFSET(PerTokenCastParams, rows, 24);
 
 struct PerBlockCastParams {
     const void* w;  // [groups, n, k]
@@ -52,7 +52,7 @@ struct PerBlockCastParams {
     u32 k;
 };
 static_assert(sizeof(PerBlockCastParams) == 32, "host mirrors this layout");
-static_assert(__builtin_offsetof(PerBlockCastParams, n) == 24, "host mirrors this layout");
+FP8GEMM_ASSERT_OFFSET(PerBlockCastParams, n, 24);
 
 // Read-only path, not kept in L1: every input byte is read exactly once.
 __device__ __forceinline__ void load_global_nc_v4(const void* ptr, u32& a, u32& b, u32& c, u32& d) {

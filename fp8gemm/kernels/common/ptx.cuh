@@ -4,6 +4,19 @@
 // the few integer types are spelled out and every Hopper feature goes through inline PTX (PTX ISA 8.0+).
 #pragma once
 
+// Pins a kernel parameter struct's field offset that the host mirrors byte for byte. NVRTC 13.0 (the one
+// beside torch for CUDA 13.0 on the H100 host) has no __builtin_offsetof, and no <cstddef> to take
+// offsetof from; there the check is skipped, and nvcc and newer NVRTCs (CI compiles with both) make it.
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_offsetof)
+#define FP8GEMM_ASSERT_OFFSET(type, field, offset) \
+    static_assert(__builtin_offsetof(type, field) == (offset), "host mirrors this layout")
+#endif
+#endif
+#ifndef FP8GEMM_ASSERT_OFFSET
+#define FP8GEMM_ASSERT_OFFSET(type, field, offset) static_assert(true, "")
+#endif
+
 namespace fp8gemm {
 
 using u8 = unsigned char;
