@@ -23,7 +23,7 @@ from .report import (
     write_plot,
 )
 from .runner import measure_all
-from .suites import JIT_PROBE_SHAPE, SHAPE_SETS, SUITES, suite_shapes
+from .suites import JIT_PROBE_SHAPES, SHAPE_SETS, SUITES, suite_shapes
 from .timing import (
     CLEAN_L2_METHOD,
     LAUNCH_CALLS,
@@ -79,12 +79,15 @@ def _versions() -> dict[str, Any]:
     }
 
 
-def _jit_line(jit: JitTiming | None) -> str:
-    if jit is None:
+def _jit_lines(jits: list[JitTiming]) -> str:
+    if not jits:
         return "JIT first call: skipped (--no-jit)"
-    if jit.error:
-        return f"JIT first call ({jit.shape}): ERROR {jit.error}"
-    return f"JIT first call ({jit.shape}): cold cache {jit.cold_ms:.0f} ms, warm cache {jit.warm_ms:.0f} ms"
+    return "\n".join(
+        f"JIT first call ({jit.shape}): ERROR {jit.error}"
+        if jit.error
+        else f"JIT first call ({jit.shape}): cold cache {jit.cold_ms:.0f} ms, warm cache {jit.warm_ms:.0f} ms"
+        for jit in jits
+    )
 
 
 def _save(json_path: Path, metadata: dict[str, Any], rows: list[Row], plot: bool, title: str) -> bool:
@@ -112,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     versions = _versions()
     print(f"{gpu}; {', '.join(f'{k} {v}' for k, v in versions.items())}; {timing_method()}", flush=True)
 
-    probe = JIT_PROBE_SHAPE
-    jit = None if args.no_jit else jit_first_call_ms(probe.m, probe.n, probe.k)
+    jits = [] if args.no_jit else [jit_first_call_ms(probe) for probe in JIT_PROBE_SHAPES]
     rows = measure_all(suite_shapes(args.suite, args.shapes))
     # Measured right after the rows, on the same host: per-call host times are read against it.
     try:
@@ -134,22 +136,24 @@ def main(argv: list[str] | None = None) -> int:
         "launch_calls": LAUNCH_CALLS,
         "launch_rounds": LAUNCH_ROUNDS,
         "torch_launch_us": launch_floor_us,
-        "jit": None if jit is None else asdict(jit),
+        "jit": [asdict(jit) for jit in jits],
     }
     saved = _save(json_path, metadata, rows, plot=args.plot, title=f"fp8gemm vs cuBLAS, {args.suite}, {gpu}")
 
     failed = [row for row in rows if row.error]
-    print(_jit_line(jit))
+    print(_jit_lines(jits))
     print(
         f"launch us: host time per warm fp8gemm call, least of {LAUNCH_ROUNDS} rounds of {LAUNCH_CALLS} calls "
-        f"queued behind a busy GPU; torch's own launch of a trivial kernel, timed the same way on this host: "
-        f"{'n/a' if launch_floor_us is None else f'{launch_floor_us:.1f} us'}\n"
+        f"queued behind a busy GPU; torch us: torch's own launch of a trivial kernel, timed the same way right "
+        f"after each row (after the last row: "
+        f"{'n/a' if launch_floor_us is None else f'{launch_floor_us:.1f} us'})\n"
     )
     gemm_rows = [row for row in rows if row.suite != "quant"]
     quant_rows = [row for row in rows if row.suite == "quant"]
     if gemm_rows or not quant_rows:
         print(
-            "kernel time (CUDA profiler: the kernels' own execution, without event-timing overhead), same runs:\n"
+            "kernel time (CUDA profiler: the kernels' own execution, without event-timing overhead; fp8gemm's and "
+            "cuBLAS's runs take turns):\n"
             + format_geomeans(speedup_geomeans(gemm_rows, kernel_time=True), "kernel-time speed-up")
             + "\n"
         )
@@ -159,4 +163,4 @@ def main(argv: list[str] | None = None) -> int:
         print(format_quant_table(quant_rows))
     if failed:
         print(f"{len(failed)} of {len(rows)} shapes FAILED")
-    return 1 if failed or not saved or (jit is not None and jit.error) else 0
+    return 1 if failed or not saved or any(jit.error for jit in jits) else 0

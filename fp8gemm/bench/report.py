@@ -30,6 +30,9 @@ class Row:
     fp8gemm_us: float | None = None
     cublas_us: float | None = None
     launch_us: float | None = None
+    # torch's own launch of a trivial kernel, timed like launch_us right after it: this host's floor at that
+    # moment (hosts, and one host over a run, differ by up to 1.6x)
+    torch_launch_us: float | None = None
     diff: float | None = None
     cublas_error: str | None = None  # why the baseline is n/a (not a failure of the run)
     error: str | None = None  # fp8gemm failed on this shape: the run exits non-zero
@@ -135,7 +138,9 @@ def _note(row: Row) -> str:
     return "; ".join(notes)
 
 
-TABLE_HEADER = ("shape", "fp8gemm us", "cuBLAS us", "speedup", "TFLOPS", "GB/s", "launch us", "diff", "note")
+TABLE_HEADER = (
+    "shape", "fp8gemm us", "cuBLAS us", "speedup", "TFLOPS", "GB/s", "launch us", "torch us", "diff", "note"
+)
 NOTE_WIDTH = 60
 
 
@@ -148,6 +153,7 @@ def table_cells(row: Row) -> tuple[str, ...]:
         _fmt(row.tflops(row.fp8gemm_us), ".0f"),
         _fmt(row.gbps(row.fp8gemm_us), ".0f"),
         _fmt(row.launch_us, ".1f"),
+        _fmt(row.torch_launch_us, ".1f"),
         _fmt(row.diff, ".1e"),
         _note(row)[:NOTE_WIDTH],
     )

@@ -16,8 +16,10 @@ from .timing import (
     clean_l2_median_ms,
     copy_bandwidth_gbps,
     host_us_per_call,
+    interleaved_kernel_ms,
     kernel_median_ms,
     profiled_kernel_ms,
+    torch_launch_us,
 )
 
 
@@ -32,9 +34,18 @@ def _measure_cublas(case: Case, ours: torch.Tensor, row: Row) -> None:
     try:
         row.diff = calc_diff(ours, torch.cat(case.run_cublas()))
         row.cublas_us = kernel_median_ms(case.run_cublas) * 1e3
-        row.cublas_kernel_us = profiled_kernel_ms(case.run_cublas) * 1e3
     except (RuntimeError, ValueError, NotImplementedError) as exc:
         row.cublas_error = _error_text(exc)
+
+
+def _measure_kernel_times(case: Case, row: Row) -> None:
+    """Both libraries' kernel times, their runs taking turns (timing.interleaved_kernel_ms); fp8gemm's alone
+    where cuBLAS has no baseline."""
+    if row.cublas_error:
+        row.fp8gemm_kernel_us = profiled_kernel_ms(case.run_fp8gemm) * 1e3
+        return
+    ours_ms, cublas_ms = interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas])
+    row.fp8gemm_kernel_us, row.cublas_kernel_us = ours_ms * 1e3, cublas_ms * 1e3
 
 
 def measure_shape(shape: Shape) -> Row:
@@ -49,8 +60,9 @@ def measure_shape(shape: Shape) -> Row:
         _measure_cublas(case, ours, row)
         del ours
         row.fp8gemm_us = kernel_median_ms(case.run_fp8gemm) * 1e3
-        row.fp8gemm_kernel_us = profiled_kernel_ms(case.run_fp8gemm) * 1e3
+        _measure_kernel_times(case, row)
         row.launch_us = host_us_per_call(case.run_fp8gemm)
+        row.torch_launch_us = torch_launch_us()
     except Exception as exc:  # any failure belongs in this row's report; the run goes on
         row.error = _error_text(exc)
     finally:

@@ -147,8 +147,9 @@ GROUPED_MASKED = (
     MaskedShape(4, 256, 4096, 7168),
     MaskedShape(4, 256, 7168, 2048),
 )
-# The JIT timing measures the first call on this shape in a fresh process (cold, then warm kernel cache).
-JIT_PROBE_SHAPE = DenseShape(128, 4096, 7168)
+# The JIT timing measures the first call on each of these in a fresh process (cold, then warm kernel cache):
+# a dense shape, and the masked shape whose kernel carries all three tile widths (the longest compile).
+JIT_PROBE_SHAPES = (DenseShape(128, 4096, 7168), MaskedShape(2, 512, 4096, 7168))
 
 
 def dense_shapes(shape_set: str = "full") -> list[DenseShape]:

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+
+from .suites import DenseShape, MaskedShape
 
 L2_FLUSH_BYTES = 256 * 1024 * 1024  # several times any Hopper L2 (50-60 MB)
 EVENT_WARMUP = 10
@@ -69,12 +71,21 @@ def profiled_kernel_ms(fn: Callable[[], object], reps: int = PROFILE_REPS) -> fl
     fill, so both timings carry the same dirty-L2 write-back); its kernels are told apart by name (profiled
     alone first).
     """
+    return interleaved_kernel_ms([fn], reps)[0]
+
+
+def interleaved_kernel_ms(fns: Sequence[Callable[[], object]], reps: int = PROFILE_REPS) -> list[float]:
+    """`profiled_kernel_ms` of each of `fns`, their runs taking turns in one profiled session (fns[0], fns[1],
+    fns[0], ...). At the power cap that large problems reach, clocks follow temperature and drift over a run;
+    taking turns gives both the same clocks by construction. (Measured in run 13 of docs/performance.md: no
+    fixed order tilted the ratio beyond the pass-to-pass spread, which is up to ±5% on millisecond kernels.)"""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
-    for _ in range(EVENT_WARMUP):
-        fn()
+    for fn in fns:
+        for _ in range(EVENT_WARMUP):
+            fn()
     torch.cuda.synchronize()
 
     def kernels(prof: profile) -> list:
@@ -87,8 +98,9 @@ def profiled_kernel_ms(fn: Callable[[], object], reps: int = PROFILE_REPS) -> fl
     flush_names = {e.name for e in kernels(prof)}
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(reps):
-            flush.zero_()
-            fn()
+            for fn in fns:
+                flush.zero_()
+                fn()
         torch.cuda.synchronize()
     runs: list[float] = []
     in_flush = False
@@ -101,9 +113,10 @@ def profiled_kernel_ms(fn: Callable[[], object], reps: int = PROFILE_REPS) -> fl
             in_flush = False
             if runs:
                 runs[-1] += event.time_range.elapsed_us()
-    if len(runs) != reps or not all(runs):
-        raise RuntimeError(f"profiler saw {len(runs)} timed runs with kernels, expected {reps}")
-    return statistics.median(runs) / 1e3
+    expected = reps * len(fns)
+    if len(runs) != expected or not all(runs):
+        raise RuntimeError(f"profiler saw {len(runs)} timed runs with kernels, expected {expected}")
+    return [statistics.median(runs[turn :: len(fns)]) / 1e3 for turn in range(len(fns))]
 
 
 def clean_l2_median_ms(fn: Callable[[], object]) -> float:
@@ -179,20 +192,24 @@ class JitTiming:
     error: str | None = None
 
 
-def jit_first_call_ms(m: int, n: int, k: int) -> JitTiming:
-    """Times the first dense call on (m, n, k) in two new processes sharing a new, empty cache dir."""
-    timing = JitTiming(shape=f"dense M={m} N={n} K={k}")
+def jit_first_call_ms(shape: DenseShape | MaskedShape) -> JitTiming:
+    """Times the first call on `shape` in two new processes sharing a new, empty cache dir."""
+    timing = JitTiming(shape=shape.label)
     with tempfile.TemporaryDirectory(prefix="fp8gemm-jit-bench-") as cache_dir:
         try:
-            timing.cold_ms = _first_call_in_subprocess(m, n, k, cache_dir)
-            timing.warm_ms = _first_call_in_subprocess(m, n, k, cache_dir)
+            timing.cold_ms = _first_call_in_subprocess(shape, cache_dir)
+            timing.warm_ms = _first_call_in_subprocess(shape, cache_dir)
         except (subprocess.SubprocessError, ValueError, OSError) as exc:
             timing.error = f"{type(exc).__name__}: {exc}"
     return timing
 
 
-def _first_call_in_subprocess(m: int, n: int, k: int, cache_dir: str) -> float:
-    code = f"from fp8gemm.bench.timing import print_first_call_ms; print_first_call_ms({m}, {n}, {k})"
+def _first_call_in_subprocess(shape: DenseShape | MaskedShape, cache_dir: str) -> float:
+    # The shapes are frozen dataclasses: their repr rebuilds them in the child.
+    code = (
+        "from fp8gemm.bench.suites import DenseShape, MaskedShape\n"
+        f"from fp8gemm.bench.timing import print_first_call_ms; print_first_call_ms({shape!r})"
+    )
     env = {**os.environ, "FP8GEMM_CACHE_DIR": cache_dir}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=JIT_TIMEOUT_S
@@ -204,14 +221,13 @@ def _first_call_in_subprocess(m: int, n: int, k: int, cache_dir: str) -> float:
     return float(json.loads(done.stdout.strip().splitlines()[-1])["first_call_ms"])
 
 
-def print_first_call_ms(m: int, n: int, k: int) -> None:
-    """Run in a fresh process: build inputs, then time only the first fp8_gemm_nt call (JIT included)."""
-    import fp8gemm
-    from fp8gemm.testing import dense_inputs
+def print_first_call_ms(shape: DenseShape | MaskedShape) -> None:
+    """Run in a fresh process: build the case's inputs, then time only its first fp8gemm call (JIT included)."""
+    from .cases import build_case
 
-    problem = dense_inputs(m, n, k)
+    case = build_case(shape)
     torch.cuda.synchronize()
     start = time.perf_counter()
-    fp8gemm.fp8_gemm_nt(problem.a, problem.b, problem.d)
+    case.run_fp8gemm()
     torch.cuda.synchronize()
     print(json.dumps({"first_call_ms": (time.perf_counter() - start) * 1e3}))

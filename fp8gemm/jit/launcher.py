@@ -23,7 +23,7 @@ _current_device = getattr(torch._C, "_cuda_getDevice", None)
 _current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
 _cu_launch_kernel = driver.cuLaunchKernel
 
-# Size of GemmParams in kernels/fp8_gemm.cuh and the offsets of its fields (pinned there by static_asserts).
+# Size of GemmParams in kernels/gemm_params.cuh and the offsets of its fields (pinned there by static_asserts).
 PARAMS_BYTES = 640
 TMA_DESCRIPTOR_BYTES = 128
 

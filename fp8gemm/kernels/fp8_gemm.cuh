@@ -11,48 +11,21 @@
 // is ever summed there.
 #pragma once
 
+#include "common/dispatch.cuh"
 #include "common/ptx.cuh"
 #include "common/scheduler.cuh"
 #include "common/wgmma.cuh"
+#include "epilogue.cuh"
+#include "gemm_params.cuh"
 
 namespace fp8gemm {
 
-constexpr u32 kBlockK = 128;
-constexpr u32 kScaleBlock = 128;  // B's scales cover 128 x 128; A's cover 1 x 128
-constexpr u32 kWarpgroupThreads = 128;
-constexpr u32 kWgmmaM = 64;
 // setmaxnreg budgets: the producer needs few registers; math warpgroups hold 2 x BLOCK_N/2 accumulators.
 // 128 x 40 + 256 x 232 = 64512 fits the 65536-register file at one CTA per SM.
 constexpr u32 kProducerRegisters = 40;
 constexpr u32 kMathRegisters = 232;
 // Walk order band width (see TileScheduler): 16 n blocks keep a band's B panels within a few MB of L2.
 constexpr u32 kSchedulerGroupN = 16;
-
-// Kernel parameters, passed by value as one __grid_constant__ struct. The host mirrors this layout byte for
-// byte (fp8gemm/jit/launcher.py); the static_asserts below pin the offsets it relies on.
-struct GemmParams {
-    TmaDescriptor tma_a;    // A as 2-D [rows, K], box [BLOCK_K, BLOCK_M], 128-byte swizzle
-    TmaDescriptor tma_b;    // B as 2-D [groups * N, K], box [BLOCK_K, BLOCK_N], 128-byte swizzle
-    TmaDescriptor tma_sfa;  // A's scales as 2-D [scale rows, M_pad], box [BLOCK_M, 1]
-    TmaDescriptor tma_d;    // BF16 D as 2-D [rows, N], box [64, 64], 128-byte swizzle (valid if tma_store)
-    const float* sfb;
-    void* d;
-    const float* c;         // FP32 output only: C [rows, ldc], may alias D
-    const i32* group_info;  // contiguous: m_indices [M_total]; masked: masked_m [groups]; else null
-    float* workspace;       // split-K (dense): FP32 partials [num_splits][M][N]
-    i32* tile_counters;     // split-K: [tiles][math warpgroups], zero between launches (the last arriver resets)
-    u32 shape_m;            // dense: M; contiguous: M_total; masked: M_max
-    u32 shape_n;
-    u32 shape_k;
-    u32 num_groups;
-    u32 ldd;  // elements
-    u32 ldc;  // elements
-    u32 num_splits;  // dense: K is cut into this many ranges of whole K blocks, each a work unit
-    u32 tma_store;   // nonzero: whole BF16 tiles leave through tma_d (D 16-byte aligned, swizzled staging)
-};
-FP8GEMM_ASSERT_OFFSET(GemmParams, sfb, 512);
-FP8GEMM_ASSERT_OFFSET(GemmParams, shape_m, 560);
-static_assert(sizeof(GemmParams) == 640, "host mirrors this layout");
 
 // A position in the ring of shared-memory stages: the stage and the parity of the trips round the ring
 // so far. Stepped one block at a time; computing both from a running block count costs a division by the
@@ -69,25 +42,6 @@ struct StageCursor {
         }
     }
 };
-
-// A compile-time value passed as an argument: lets a generic lambda specialise on it.
-template <u32 kValue>
-struct Const {
-    static constexpr u32 value = kValue;
-};
-
-// f(Const<c>{}) for c in [kFirst, kLast]; any other value takes kLast. A chain of branches on a warp-uniform
-// value that picks one of a few unrolled code paths.
-template <u32 kFirst, u32 kLast, typename F>
-__device__ __forceinline__ void with_case(u32 c, F&& f) {
-    if constexpr (kFirst < kLast) {
-        if (c != kFirst) {
-            with_case<kFirst + 1, kLast>(c, f);
-            return;
-        }
-    }
-    f(Const<kFirst>{});
-}
 
 // A tile's split between two B scale blocks chosen at each promotion rather than once per tile (no split
 // is at column 0).
@@ -117,24 +71,13 @@ struct Fp8Gemm {
     static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
     // B's one or two scales of the stage's K block (cp.async, not TMA: a TMA box is at least 16 bytes).
     static constexpr u32 kSmemSfb = 2 * sizeof(float);
-    // BF16 epilogue staging, per math warpgroup 64 rows of one part (kPartN columns): wide tiles stage their parts one
-    // after the other, which keeps a fourth stage in shared memory. Parts a whole number of 64 columns wide are staged
-    // as TMA's 128-byte swizzle lays them out: column segments of 64 values, each 64 rows of 128 bytes whose 16-byte
-    // chunks are XORed with row % 8; one TMA store per segment writes the tile out. Other widths pad each row by 16
-    // bytes. Either way the 8 rows a warp's fragment writes at once fall in different banks, and 16-byte pieces stay
-    // aligned.
-    static constexpr bool kSwizzledStaging = !kOutputF32 && kPartN % 64 == 0;
-    static constexpr u32 kStagingSegmentBytes = kWgmmaM * kSwizzleBytes;
-    static constexpr u32 kStagingRowBytes = 2 * kPartN + 16;
-    static constexpr u32 kStagingBytesPerWarpgroup =
-        kSwizzledStaging ? kWgmmaM * 2 * kPartN : kWgmmaM * kStagingRowBytes;
-    static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kStagingBytesPerWarpgroup;
+    using Epilogue = GemmEpilogue<kType, kBlockM, kBlockN, kPartN, kOutputF32>;
     // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
     static constexpr u32 kSmemFlags = 16;
     // No alignment slack: the dynamic shared memory base is 1024-byte aligned (the swizzle atom) as launched
     // here, and the kernel traps if a launch ever hands it one that is not.
     static constexpr u32 kSmemBytes =
-        kNumStages * (kStageTxBytes + kSmemSfb) + kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
+        kNumStages * (kStageTxBytes + kSmemSfb) + Epilogue::kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
     // A tile whose n range crosses a 128-column boundary needs two B scales per K block. Tiles start at
     // multiples of BLOCK_N, so the boundary falls a multiple of gcd(BLOCK_N, 128) columns into the tile.
@@ -222,7 +165,7 @@ struct Fp8Gemm {
     struct Smem {
         static constexpr u32 kOffsetB = kNumStages * kSmemA;
         static constexpr u32 kOffsetStaging = kOffsetB + kNumStages * kSmemB;
-        static constexpr u32 kOffsetSfa = kOffsetStaging + kSmemStaging;
+        static constexpr u32 kOffsetSfa = kOffsetStaging + Epilogue::kSmemStaging;
         static constexpr u32 kOffsetSfb = kOffsetSfa + kNumStages * kSmemSfa;
         static constexpr u32 kOffsetFull = kOffsetSfb + kNumStages * kSmemSfb;
         static constexpr u32 kOffsetEmpty = kOffsetFull + kNumStages * sizeof(u64);
@@ -500,241 +443,20 @@ struct Fp8Gemm {
                 k_loop(SplitPerBlock{});
             }
             if (kType == GemmType::Dense && p.num_splits > 1) {
-                store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
+                Epilogue::store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
             } else if (kOutputF32) {
-                store_tile_f32(p, tile, tile_row, lane, acc);
+                Epilogue::store_tile_f32(p, tile, tile_row, lane, acc);
             } else {
-                store_tile_staged(p, tile, smem.staging() + warpgroup * kStagingBytesPerWarpgroup, warpgroup,
-                                  thread % kWarpgroupThreads, acc);
+                Epilogue::store_tile_staged(p, tile, smem.staging() + warpgroup * Epilogue::kStagingBytesPerWarpgroup,
+                                            warpgroup, thread % kWarpgroupThreads, acc);
             }
         }
         // Warpgroup 1's last issue handed warpgroup 0 a turn it does not take: take it, so the barrier is
         // left balanced.
         if (kTakeTurns && warpgroup == 0) named_barrier_sync(kTurnBarrier, 2 * kWarpgroupThreads);
         // Shared memory outlives the TMA stores that read it only if the CTA waits for them.
-        if constexpr (kSwizzledStaging) {
+        if constexpr (Epilogue::kSwizzledStaging) {
             if (thread % kWarpgroupThreads == 0) bulk_wait_group<0>();
-        }
-    }
-
-    // Byte offset of (row, byte column) in a warpgroup's staging rows (layouts: see kSwizzledStaging).
-    __device__ __forceinline__ static u32 staging_offset(u32 row, u32 byte_col) {
-        if constexpr (kSwizzledStaging) {
-            const u32 chunk = (byte_col / 16 % 8) ^ (row % 8);
-            return byte_col / kSwizzleBytes * kStagingSegmentBytes + row * kSwizzleBytes + chunk * 16 + byte_col % 16;
-        } else {
-            return row * kStagingRowBytes + byte_col;
-        }
-    }
-
-    // BF16 output through shared memory: the warpgroup writes its 64 x BLOCK_N fragment into its staging rows, one
-    // kPartN-column part after the other. When D takes TMA stores and every row of the 64 that lies inside D belongs to
-    // the tile, one thread hands the rows to TMA and the warpgroup goes on while they drain (TMA clips D's bounds).
-    // Otherwise the warpgroup copies them out in whole 16-byte pieces (8 columns), each row's pieces side by side in
-    // one warp. Either way rows past the valid count, padding rows of the contiguous layout and columns past N are
-    // untouched.
-    __device__ static void store_tile_staged(const GemmParams& p, const Tile& tile, u8* staging, u32 warpgroup,
-                                             u32 wg_thread, const float* acc) {
-        const u32 lane = wg_thread % 32;
-        const u32 frag_row = wg_thread / 32 * 16 + lane / 4;
-        const u32 barrier = 1 + warpgroup;  // 0 is __syncthreads'
-        const u32 first_row = tile.m_block * kBlockM + warpgroup * kWgmmaM;
-        const u32 staging_addr = smem_u32(staging);
-        // This thread's vote on "every row is the tile's": thread t < 64 checks row first_row + t (its
-        // m_indices load overlaps the fragment writes below).
-        bool row_ok = true;
-        if constexpr (kType == GemmType::GroupedMasked) {
-            row_ok = first_row + kWgmmaM <= tile.valid_rows;
-        } else if constexpr (kType == GemmType::GroupedContiguous) {
-            const u32 row = first_row + wg_thread;
-            if (wg_thread < kWgmmaM && row < p.shape_m) {
-                row_ok = load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
-            }
-        }
-        const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
-        u16* d = static_cast<u16*>(p.d);
-        // 16-byte stores need 16-byte aligned rows; D's rows are only required to be 8-byte aligned.
-        const bool aligned16 = ((reinterpret_cast<u64>(d) | (static_cast<u64>(p.ldd) * 2)) & 15u) == 0;
-        // Unrolled: a part index known at compile time keeps acc in registers.
-#pragma unroll
-        for (u32 part = 0; part < kNumParts; ++part) {
-            const u32 first_col = tile.n_block * kBlockN + part * kPartN;
-            // The previous part's or tile's rows have been read out, by TMA or by the copy below, before
-            // anyone overwrites them.
-            if constexpr (kSwizzledStaging) {
-                if (wg_thread == 0) bulk_wait_group_read<0>();
-            }
-            named_barrier_sync(barrier, kWarpgroupThreads);
-#pragma unroll
-            for (u32 j = 0; j < kPartN / 8; ++j) {
-                const u32 byte_col = (8 * j + 2 * (lane % 4)) * 2;
-                const float* frag = acc + 4 * (part * kPartN / 8 + j);
-                store_shared_u32(staging_addr + staging_offset(frag_row, byte_col), pack_bf16x2(frag[0], frag[1]));
-                store_shared_u32(staging_addr + staging_offset(frag_row + 8, byte_col), pack_bf16x2(frag[2], frag[3]));
-            }
-            if constexpr (kSwizzledStaging) {
-                fence_proxy_async_shared();  // the writes above, seen by the TMA store that reads them
-                const bool whole = named_barrier_and(barrier, kWarpgroupThreads, row_ok);
-                if (whole && p.tma_store) {
-                    if (wg_thread == 0) {
-#pragma unroll
-                        for (u32 seg = 0; seg < kPartN / 64; ++seg) {
-                            tma_store_2d(&p.tma_d, staging_addr + seg * kStagingSegmentBytes, first_col + seg * 64,
-                                         static_cast<i32>(row_offset + first_row));
-                        }
-                        bulk_commit_group();
-                    }
-                    continue;
-                }
-            } else {
-                named_barrier_sync(barrier, kWarpgroupThreads);
-            }
-
-            constexpr u32 kPiecesPerRow = kPartN / 8;
-            constexpr u32 kPieces = kWgmmaM * kPiecesPerRow;
-#pragma unroll 4
-            for (u32 piece = wg_thread; piece < kPieces; piece += kWarpgroupThreads) {
-                const u32 r = piece / kPiecesPerRow;
-                const u32 col = first_col + piece % kPiecesPerRow * 8;
-                const u32 row = first_row + r;
-                bool valid = row < tile.valid_rows && col < p.shape_n;
-                if constexpr (kType == GemmType::GroupedContiguous) {
-                    valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
-                }
-                if (!valid) continue;
-                const uint4 v = load_shared_u32x4(staging_addr + staging_offset(r, piece % kPiecesPerRow * 16));
-                u16* out = d + (row_offset + row) * p.ldd + col;
-                if (aligned16) {
-                    store_global_u32x4(out, v);
-                } else {
-                    store_global_u32x2(out, v.x, v.y);
-                    store_global_u32x2(out + 4, v.z, v.w);
-                }
-            }
-        }
-    }
-
-    // Split-K (dense): each warpgroup writes its 64 rows of this K range's FP32 partial sums, then counts
-    // itself in; the last of the tile's ranges to arrive adds all of them in range order (the same bits
-    // whichever CTA is last) and writes D, then resets the counter for the next launch.
-    __device__ static void store_split(const GemmParams& p, const Tile& tile, u32* last_flag, u32 warpgroup,
-                                       u32 wg_thread, const float* acc) {
-        // A cluster's padding n block has no columns in D and no counter of its own.
-        if (tile.n_block * kBlockN >= p.shape_n) return;
-        const u32 lane = wg_thread % 32;
-        const u32 frag_row = warpgroup * kWgmmaM + wg_thread / 32 * 16 + lane / 4;
-        const u32 m_base = tile.m_block * kBlockM;
-        const u64 split_stride = static_cast<u64>(p.shape_m) * p.shape_n;
-#pragma unroll
-        for (u32 half = 0; half < 2; ++half) {
-            const u32 row = m_base + frag_row + 8 * half;
-            if (row >= p.shape_m) continue;
-            float* partial = p.workspace + tile.split * split_stride + static_cast<u64>(row) * p.shape_n;
-#pragma unroll
-            for (u32 j = 0; j < kBlockN / 8; ++j) {
-                const u32 col = tile.n_block * kBlockN + 8 * j + 2 * (lane % 4);
-                if (col < p.shape_n) store_global_f32x2(partial + col, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-            }
-        }
-        // Release: this warpgroup's partial is visible GPU-wide before its arrival is counted.
-        __threadfence();
-        const u32 barrier = 1 + warpgroup;
-        named_barrier_sync(barrier, kWarpgroupThreads);
-        const u32 num_n_blocks = ceil_div(p.shape_n, kBlockN);
-        i32* counter = p.tile_counters + (tile.m_block * num_n_blocks + tile.n_block) * kNumMathWarpgroups + warpgroup;
-        if (wg_thread == 0) *last_flag = atomicAdd(counter, 1) == static_cast<i32>(p.num_splits) - 1;
-        named_barrier_sync(barrier, kWarpgroupThreads);
-        if (!*last_flag) return;
-        __threadfence();  // acquire: every range's partial is read after its arrival
-
-        // Four columns a group (N % 8 == 0 keeps a group inside a row). A thread loads kBatch groups of one
-        // range together, so the tail costs a few L2 round trips, not one per group; kBatch bounds the
-        // registers (the accumulators are dead here, but the kernel is compiled for the largest tile).
-        constexpr u32 kGroupsPerRow = kBlockN / 4;
-        constexpr u32 kGroupsPerThread = kWgmmaM * kGroupsPerRow / kWarpgroupThreads;
-        constexpr u32 kBatch = kGroupsPerThread % 4 == 0 ? 4 : 2;
-        static_assert(kGroupsPerThread % kBatch == 0, "whole batches");
-        for (u32 first = 0; first < kGroupsPerThread; first += kBatch) {
-            float4 sum[kBatch];
-            u32 row[kBatch], col[kBatch];
-            const float* partial[kBatch];
-#pragma unroll
-            for (u32 i = 0; i < kBatch; ++i) {
-                const u32 g = wg_thread + (first + i) * kWarpgroupThreads;
-                row[i] = m_base + warpgroup * kWgmmaM + g / kGroupsPerRow;
-                col[i] = tile.n_block * kBlockN + g % kGroupsPerRow * 4;
-                const bool valid = row[i] < p.shape_m && col[i] < p.shape_n;
-                partial[i] = p.workspace + (valid ? static_cast<u64>(row[i]) * p.shape_n + col[i] : 0);
-                sum[i] = load_global_cg_f32x4(partial[i]);
-            }
-            for (u32 s = 1; s < p.num_splits; ++s) {
-#pragma unroll
-                for (u32 i = 0; i < kBatch; ++i) {
-                    const float4 v = load_global_cg_f32x4(partial[i] + s * split_stride);
-                    sum[i].x += v.x;
-                    sum[i].y += v.y;
-                    sum[i].z += v.z;
-                    sum[i].w += v.w;
-                }
-            }
-#pragma unroll
-            for (u32 i = 0; i < kBatch; ++i) {
-                if (row[i] >= p.shape_m || col[i] >= p.shape_n) continue;
-                if constexpr (kOutputF32) {
-                    const float* c = p.c + static_cast<u64>(row[i]) * p.ldc + col[i];
-                    float* d = static_cast<float*>(p.d) + static_cast<u64>(row[i]) * p.ldd + col[i];
-                    const float2 c01 = load_global_f32x2(c);
-                    const float2 c23 = load_global_f32x2(c + 2);
-                    store_global_f32x2(d, c01.x + sum[i].x, c01.y + sum[i].y);
-                    store_global_f32x2(d + 2, c23.x + sum[i].z, c23.y + sum[i].w);
-                } else {
-                    // D rows are only required to be 8-byte aligned: four BF16 values per store.
-                    u16* d = static_cast<u16*>(p.d) + static_cast<u64>(row[i]) * p.ldd + col[i];
-                    store_global_u32x2(d, pack_bf16x2(sum[i].x, sum[i].y), pack_bf16x2(sum[i].z, sum[i].w));
-                }
-            }
-        }
-        if (wg_thread == 0) *counter = 0;
-    }
-
-    // FP32 output (D = C + A·Bᵀ): stores this thread's two rows straight from registers; rows past the
-    // valid count, padding rows of the contiguous layout and columns past N are left untouched. C is read a
-    // batch of column pairs ahead of the stores: loads and stores are ordered asm (C may be D itself), so
-    // loading each pair just before its store put a memory round trip between every two stores.
-    __device__ static void store_tile_f32(const GemmParams& p, const Tile& tile, u32 tile_row, u32 lane,
-                                          const float* acc) {
-        constexpr u32 kPairs = kBlockN / 8;  // column pairs a thread holds per row
-        constexpr u32 kBatch = 8;            // pairs of C in flight (16 registers; 16 pairs spilled)
-        const u32 col_base = tile.n_block * kBlockN + 2 * (lane % 4);
-        const u64 row_offset = kType == GemmType::GroupedMasked ? static_cast<u64>(tile.group) * p.shape_m : 0;
-#pragma unroll
-        for (u32 half = 0; half < 2; ++half) {
-            const u32 row = tile.m_block * kBlockM + tile_row + 8 * half;
-            bool valid = row < tile.valid_rows;
-            if constexpr (kType == GemmType::GroupedContiguous) {
-                valid = valid && load_global_nc_i32(p.group_info + row) == static_cast<i32>(tile.group);
-            }
-            if (!valid) continue;
-            const float* c = p.c + (row_offset + row) * p.ldc;
-            float* d = static_cast<float*>(p.d) + (row_offset + row) * p.ldd;
-#pragma unroll
-            for (u32 first = 0; first < kPairs; first += kBatch) {
-                float2 c_pairs[kBatch];
-#pragma unroll
-                for (u32 i = 0; i < kBatch; ++i) {
-                    const u32 col = col_base + 8 * (first + i);
-                    if (first + i < kPairs && col < p.shape_n) c_pairs[i] = load_global_f32x2(c + col);
-                }
-#pragma unroll
-                for (u32 i = 0; i < kBatch; ++i) {
-                    const u32 j = first + i;
-                    const u32 col = col_base + 8 * j;
-                    if (j < kPairs && col < p.shape_n) {
-                        store_global_f32x2(d + col, c_pairs[i].x + acc[4 * j + 2 * half],
-                                           c_pairs[i].y + acc[4 * j + 2 * half + 1]);
-                    }
-                }
-            }
         }
     }
 };
