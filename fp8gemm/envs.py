@@ -35,3 +35,8 @@ def cache_dir() -> Path:
 def jit_debug() -> bool:
     """FP8GEMM_JIT_DEBUG=1: print each compile command, its time and ptxas' register/spill report."""
     return _flag("FP8GEMM_JIT_DEBUG")
+
+
+def native_warm_call() -> bool:
+    """FP8GEMM_NATIVE_WARM_CALL=0: keep warm calls on the Python path instead of the C one (fp8gemm.jit.native)."""
+    return os.environ.get("FP8GEMM_NATIVE_WARM_CALL", "1").strip().lower() not in ("0", "false", "no", "off")

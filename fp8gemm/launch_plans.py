@@ -5,6 +5,9 @@ call that matches a stored key is one that already passed every check and would 
 and parameters; it skips straight to the launch. Pointers are unique across devices (unified addressing), so
 the device needs no slot of its own. Anything that changes the config choice for the same key (a forced
 config, set_num_sms) must call `forget_all`.
+
+`warm_launch` is the first step of every GEMM call: this module's Python version until fp8gemm.jit.native
+replaces it with the same function in C (same keys, same dict).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
 # Serving loops cycle through a few buffers per layer; this bounds a pathological caller's memory, not theirs.
 MAX_PLANS = 4096
 
+# Never rebound: the C warm path holds this dict.
 _plans: dict[tuple, LaunchPlan] = {}
 
 lookup = _plans.get
@@ -30,3 +34,40 @@ def remember(key: tuple, plan: LaunchPlan) -> None:
 
 def forget_all() -> None:
     _plans.clear()
+
+
+def plan_key(a: object, b: object, d: object, extra: object = None, scalars: tuple = ()) -> tuple | None:
+    """The launch-plan key of one call: pointer, shape, strides and dtype of A, its scales, B, its scales,
+    the output `d` and an optional `extra` tensor (C, m_indices, masked_m), plus the op's scalar arguments;
+    None when the arguments are not even tensors, so the full validation path names the problem."""
+    try:
+        (a0, a1), (b0, b1) = a, b
+        # One flat tuple, spelled out: a loop over the tensors or tuple concatenation per tensor measured
+        # 20-30% slower.
+        key = (
+            a0.data_ptr(), a0.shape, a0.stride(), a0.dtype, a1.data_ptr(), a1.shape, a1.stride(), a1.dtype,
+            b0.data_ptr(), b0.shape, b0.stride(), b0.dtype, b1.data_ptr(), b1.shape, b1.stride(), b1.dtype,
+            # The output's device: addresses are unique among live allocations only, and a key outlives them.
+            d.data_ptr(), d.shape, d.stride(), d.dtype, d.get_device(),
+        )
+        if extra is not None:
+            key += (extra.data_ptr(), extra.shape, extra.stride(), extra.dtype)
+        return key + scalars if scalars else key
+    except (TypeError, ValueError, AttributeError, RuntimeError):
+        return None
+
+
+def python_warm_launch(a: object, b: object, d: object, extra: object, scalars: tuple) -> bool | tuple | None:
+    """Launches the stored plan of this call and returns True; else returns the call's key (None when the
+    arguments are not tensors), under which the full path stores the plan it builds."""
+    key = plan_key(a, b, d, extra, scalars)
+    if key is None:
+        return None
+    plan = _plans.get(key)
+    if plan is None:
+        return key
+    plan.launch()
+    return True
+
+
+warm_launch = python_warm_launch

@@ -64,7 +64,9 @@ def test_main_reports_torch_launch_time_next_to_fp8gemm_host_times(
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "GPU")
     monkeypatch.setattr(cli, "measure_all", lambda shapes: [_row(fp8gemm_us=1.0, cublas_us=2.0, launch_us=7.5)])
     assert cli.main(["--no-jit", "--json", str(tmp_path / "r.json")]) == 0
-    assert json.loads((tmp_path / "r.json").read_text())["torch_launch_us"] == 4.4
+    metadata = json.loads((tmp_path / "r.json").read_text())
+    assert metadata["torch_launch_us"] == 4.4
+    assert metadata["warm_path"] == "Python"  # a CPU build of torch: the C path cannot launch
     assert any(
         line.startswith("launch us:") and line.endswith("(after the last row: 4.4 us)")
         for line in capsys.readouterr().out.splitlines()

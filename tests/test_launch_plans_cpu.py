@@ -1,14 +1,18 @@
-"""The launch-plan key holds everything a plan depends on (CPU: keys only, nothing is launched)."""
+"""The launch-plan key holds everything a plan depends on, and the C warm path keys and looks up exactly as
+the Python one does (CPU: keys and lookups only, nothing reaches the driver)."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 import torch
 
 from fp8gemm import launch_plans
-from fp8gemm.api.gemm_launch import plan_key
 from fp8gemm.config import GemmConfig, GemmType
 from fp8gemm.heuristics import forced_config
+from fp8gemm.jit import native
+from fp8gemm.jit.launcher import raise_launch_error
 
 FP8 = torch.float8_e4m3fn
 
@@ -19,7 +23,22 @@ def _args(m: int = 64, n: int = 256, k: int = 512):
     return a, b, torch.empty(m, n, dtype=torch.bfloat16)
 
 
-def test_same_tensors_give_equal_keys() -> None:
+def _native_module():
+    module = native.load()
+    assert module is not None, "the C warm path did not build (C compiler and Python.h are needed)"
+    return module
+
+
+def _c_key(a, b, d, extra=None, scalars=()):
+    return _native_module().key(a, b, d, extra, scalars)
+
+
+@pytest.fixture(params=["python", "c"])
+def plan_key(request):
+    return launch_plans.plan_key if request.param == "python" else _c_key
+
+
+def test_same_tensors_give_equal_keys(plan_key) -> None:
     a, b, d = _args()
     assert plan_key(a, b, d) == plan_key(a, b, d)
 
@@ -34,13 +53,13 @@ def test_same_tensors_give_equal_keys() -> None:
         lambda a, b, d: ((a[0], a[1][:32]), b, d),  # a scale tensor of the wrong shape
     ],
 )
-def test_any_change_a_plan_depends_on_changes_the_key(change) -> None:
+def test_any_change_a_plan_depends_on_changes_the_key(plan_key, change) -> None:
     a, b, d = _args()
     a2, b2, d2 = change(a, b, d)
     assert plan_key(a, b, d) != plan_key(a2, b2, d2)
 
 
-def test_the_extra_tensor_is_part_of_the_key() -> None:
+def test_the_extra_tensor_is_part_of_the_key(plan_key) -> None:
     a, b, d = _args()
     c = torch.empty(d.shape)
     assert plan_key(a, b, d) != plan_key(a, b, d, c)
@@ -48,16 +67,96 @@ def test_the_extra_tensor_is_part_of_the_key() -> None:
     assert plan_key(a, b, d, c) != plan_key(a, b, d, c.view(torch.int32))
 
 
-def test_scalar_type_is_part_of_the_key() -> None:
+def test_scalar_type_is_part_of_the_key(plan_key) -> None:
     # True == 1 in Python; a key without the type would let a bool expected_m skip validation.
     a, b, d = _args()
     assert plan_key(a, b, d, None, (int, 1)) != plan_key(a, b, d, None, (bool, True))
 
 
 @pytest.mark.parametrize("a", [None, (1, 2), "ab", (torch.empty(1),)])
-def test_non_tensor_arguments_give_no_key(a) -> None:
+def test_non_tensor_arguments_give_no_key(plan_key, a) -> None:
     _, b, d = _args()
     assert plan_key(a, b, d) is None
+
+
+@pytest.mark.parametrize(
+    "extra,scalars",
+    [(None, ()), ("int32", ()), ("int32", (int, 256)), ("float32", ())],
+    ids=["dense", "contiguous", "masked", "c"],
+)
+def test_c_key_is_the_python_key(extra, scalars) -> None:
+    a, b, d = _args(m=96, n=384, k=1024)
+    extra = None if extra is None else torch.empty(7, dtype=getattr(torch, extra))
+    a_list = [a[0], a[1]]  # pairs may come as lists
+    for args in ((a, b, d, extra, scalars), (a_list, b, d, extra, scalars)):
+        assert _c_key(*args) == launch_plans.plan_key(*args)
+        assert hash(_c_key(*args)) == hash(launch_plans.plan_key(*args))
+
+
+class _RecordingPlan:
+    """A stored plan with no fixed launch: the warm path must call its `launch` (as for split-K plans)."""
+
+    native = None
+
+    def __init__(self) -> None:
+        self.launches = 0
+
+    def launch(self) -> None:
+        self.launches += 1
+
+
+@pytest.fixture(params=["python", "c"])
+def warm_launch(request):
+    if request.param == "python":
+        yield launch_plans.python_warm_launch
+        return
+    module = _native_module()
+    was_installed = launch_plans.warm_launch is module.warm_launch
+    # No driver here: the plans these tests store never reach it (their `native` is None).
+    module.configure(launch_plans._plans, None, None, raise_launch_error, 0)
+    yield module.warm_launch
+    if was_installed:
+        assert native.install()
+
+
+def test_warm_launch_runs_a_stored_plan(warm_launch) -> None:
+    launch_plans.forget_all()
+    a, b, d = _args()
+    key = warm_launch(a, b, d, None, ())
+    assert key == launch_plans.plan_key(a, b, d)
+    plan = _RecordingPlan()
+    launch_plans.remember(key, plan)
+    assert warm_launch(a, b, d, None, ()) is True
+    assert warm_launch(a, b, d, None, ()) is True
+    assert plan.launches == 2
+    # Another output buffer: its own key, no launch.
+    assert warm_launch(a, b, d[1:], None, ()) == launch_plans.plan_key(a, b, d[1:])
+    assert plan.launches == 2
+    launch_plans.forget_all()
+
+
+def test_warm_launch_gives_no_key_for_non_tensors(warm_launch) -> None:
+    _, b, d = _args()
+    assert warm_launch((1, 2), b, d, None, ()) is None
+
+
+def test_warm_launch_passes_a_plans_launch_error_on(warm_launch) -> None:
+    class FailingPlan(_RecordingPlan):
+        def launch(self) -> None:
+            raise RuntimeError("cuLaunchKernel failed: test")
+
+    launch_plans.forget_all()
+    a, b, d = _args()
+    launch_plans.remember(launch_plans.plan_key(a, b, d), FailingPlan())
+    with pytest.raises(RuntimeError, match="cuLaunchKernel failed: test"):
+        warm_launch(a, b, d, None, ())
+    launch_plans.forget_all()
+
+
+def test_c_warm_path_compiles_without_warnings(tmp_path) -> None:
+    command = [*native.compile_command(tmp_path / "warm_call.so"), "-Wall", "-Wextra", "-Werror"]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_forcing_a_config_forgets_stored_plans() -> None:

@@ -6,6 +6,8 @@ against new data, not against the output it produced before.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ import fp8gemm
 from fp8gemm import launch_plans
 from fp8gemm.config import GemmConfig, GemmType
 from fp8gemm.heuristics import forced_config
+from fp8gemm.jit import native
 from fp8gemm.testing import calc_diff, dense_inputs, grouped_masked_inputs, reference_gemm
 
 pytestmark = pytest.mark.gpu
@@ -33,8 +36,27 @@ def _refill(problem, a) -> None:
     problem.d.fill_(float("nan"))
 
 
+@pytest.fixture(params=["python", "c"])
+def warm_path(request, monkeypatch) -> None:
+    """Warm calls through the Python path or the C one (fp8gemm.jit.native), whichever is active now."""
+    if request.param == "python":
+        monkeypatch.setattr(launch_plans, "warm_launch", launch_plans.python_warm_launch)
+    else:
+        assert native.install(), "the C warm path did not install on this GPU host"
+
+
+def test_the_c_warm_path_takes_over_after_the_first_plan() -> None:
+    problem = dense_inputs(64, 2112, 7168)
+    fp8gemm.fp8_gemm_nt(_gemm_layout(problem), problem.b, problem.d)
+    native.load()  # the background build, if this process started one, has finished once this returns
+    deadline = time.monotonic() + 30
+    while launch_plans.warm_launch is launch_plans.python_warm_launch and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert launch_plans.warm_launch is not launch_plans.python_warm_launch
+
+
 @pytest.mark.parametrize("m,n,k", [(64, 2112, 7168), (300, 520, 1040), (4096, 4096, 7168)], ids=str)
-def test_warm_call_replays_plan_on_new_data(m: int, n: int, k: int) -> None:
+def test_warm_call_replays_plan_on_new_data(warm_path, m: int, n: int, k: int) -> None:
     launch_plans.forget_all()
     problem = dense_inputs(m, n, k)
     a = _gemm_layout(problem)

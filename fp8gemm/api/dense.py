@@ -9,7 +9,7 @@ from ..config import BLOCK_K, SCALE_BLOCK, GemmType
 from ..heuristics import select_launch
 from ..utils import ceil_div, get_mn_major_tma_aligned_tensor, get_num_sms
 from . import validation as v
-from .gemm_launch import launch_gemm, plan_key, remember_plan
+from .gemm_launch import launch_gemm, remember_plan
 
 
 def check_b_scales(name: str, sfb: torch.Tensor, expected: tuple[int, ...]) -> torch.Tensor:
@@ -45,10 +45,8 @@ def fp8_gemm_nt(
         (a_data, sfa), (b_data, sfb) = a, b
         torch.ops.fp8gemm.fp8_gemm_nt.default(a_data, sfa, b_data, sfb, d, c)
         return
-    key = None if check else plan_key(a, b, d, c)
-    plan = launch_plans.lookup(key) if key is not None else None
-    if plan is not None:
-        plan.launch()
+    key = None if check else launch_plans.warm_launch(a, b, d, c, ())
+    if key is True:  # launched from the plan stored under this call's key
         return
     a_data, sfa = v.check_pair("a", a)
     b_data, sfb = v.check_pair("b", b)

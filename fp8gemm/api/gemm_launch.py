@@ -8,6 +8,7 @@ import torch
 
 from .. import launch_plans
 from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, tma_store_capable
+from ..jit import native
 from ..jit.build import get_kernel
 from ..jit.launcher import (
     GEMM_WORKSPACE_OFFSET,
@@ -27,6 +28,8 @@ class SplitKPlan:
     tensor share them, and those race on the output anyway."""
 
     __slots__ = ("gemm", "tile_counters", "workspace_shape")
+    # No fixed launch for the C warm path: it calls `launch` (fp8gemm.jit.native).
+    native = None
 
     def __init__(self, gemm: LaunchPlan, tile_counters: torch.Tensor, workspace_shape: tuple[int, ...]) -> None:
         self.gemm, self.tile_counters, self.workspace_shape = gemm, tile_counters, workspace_shape
@@ -59,28 +62,6 @@ def _tma_d(
     return tma_2d(d, rows, cols, row_stride, TMA_STORE_COLUMNS, WGMMA_M, swizzle_128b=True)
 
 
-def plan_key(a: object, b: object, d: object, extra: object = None, scalars: tuple = ()) -> tuple | None:
-    """The launch-plan key of one call (see fp8gemm.launch_plans): pointer, shape, strides and dtype of A,
-    its scales, B, its scales, the output `d` and an optional `extra` tensor (C, m_indices, masked_m), plus
-    the op's scalar arguments; None when the arguments are not even tensors, so the full validation path
-    names the problem."""
-    try:
-        (a0, a1), (b0, b1) = a, b
-        # One flat tuple, spelled out: the warm path's budget is a few µs, and a loop over the tensors or
-        # tuple concatenation per tensor measured 20-30% slower.
-        key = (
-            a0.data_ptr(), a0.shape, a0.stride(), a0.dtype, a1.data_ptr(), a1.shape, a1.stride(), a1.dtype,
-            b0.data_ptr(), b0.shape, b0.stride(), b0.dtype, b1.data_ptr(), b1.shape, b1.stride(), b1.dtype,
-            # The output's device: addresses are unique among live allocations only, and a key outlives them.
-            d.data_ptr(), d.shape, d.stride(), d.dtype, d.get_device(),
-        )
-        if extra is not None:
-            key += (extra.data_ptr(), extra.shape, extra.stride(), extra.dtype)
-        return key + scalars if scalars else key
-    except (TypeError, ValueError, AttributeError, RuntimeError):
-        return None
-
-
 def remember_plan(key: tuple | None, plan: LaunchPlan | SplitKPlan, scales_used_as_given: bool) -> None:
     """Stores `plan` for warm calls, unless the call converted or copied a scale tensor: then the plan
     points at a temporary."""
@@ -88,6 +69,7 @@ def remember_plan(key: tuple | None, plan: LaunchPlan | SplitKPlan, scales_used_
     # run: eager calls must build their own.
     if key is not None and scales_used_as_given and not torch.cuda.is_current_stream_capturing():
         launch_plans.remember(key, plan)
+        native.start()
 
 
 def launch_gemm(

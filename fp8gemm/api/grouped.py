@@ -24,7 +24,7 @@ from ..utils import (
 )
 from . import validation as v
 from .dense import check_b_scales
-from .gemm_launch import launch_gemm, plan_key, remember_plan
+from .gemm_launch import launch_gemm, remember_plan
 
 
 def _check_grouped_b(
@@ -70,10 +70,8 @@ def m_grouped_fp8_gemm_nt_contiguous(
         (a_data, sfa), (b_data, sfb) = a, b
         torch.ops.fp8gemm.m_grouped_fp8_gemm_nt_contiguous.default(a_data, sfa, b_data, sfb, d, m_indices)
         return
-    key = None if check else plan_key(a, b, d, m_indices)
-    plan = launch_plans.lookup(key) if key is not None else None
-    if plan is not None:
-        plan.launch()
+    key = None if check else launch_plans.warm_launch(a, b, d, m_indices, ())
+    if key is True:  # launched from the plan stored under this call's key
         return
     a_data, sfa = v.check_pair("a", a)
     v.check_tensor("a[0]", a_data, v.FP8, 2)
@@ -172,10 +170,8 @@ def m_grouped_fp8_gemm_nt_masked(
         (a_data, sfa), (b_data, sfb) = a, b
         torch.ops.fp8gemm.m_grouped_fp8_gemm_nt_masked.default(a_data, sfa, b_data, sfb, d, masked_m, expected_m)
         return
-    key = None if check else plan_key(a, b, d, masked_m, (type(expected_m), expected_m))
-    plan = launch_plans.lookup(key) if key is not None else None
-    if plan is not None:
-        plan.launch()
+    key = None if check else launch_plans.warm_launch(a, b, d, masked_m, (type(expected_m), expected_m))
+    if key is True:  # launched from the plan stored under this call's key
         return
     a_data, sfa = v.check_pair("a", a)
     v.check_tensor("a[0]", a_data, v.FP8, 3)

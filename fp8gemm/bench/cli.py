@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..jit import native
 from .report import (
     Row,
     default_json_path,
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{gpu}; {', '.join(f'{k} {v}' for k, v in versions.items())}; {timing_method()}", flush=True)
 
     jits = [] if args.no_jit else [jit_first_call_ms(probe) for probe in JIT_PROBE_SHAPES]
+    # Warm calls as a serving process makes them once its first plan exists: on the C path where it builds.
+    native.start(wait=True)
+    warm_path = "C" if native.active() else "Python"
     rows = measure_all(suite_shapes(args.suite, args.shapes))
     # Measured right after the rows, on the same host: per-call host times are read against it.
     try:
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "launch_calls": LAUNCH_CALLS,
         "launch_rounds": LAUNCH_ROUNDS,
         "torch_launch_us": launch_floor_us,
+        "warm_path": warm_path,
         "jit": [asdict(jit) for jit in jits],
     }
     saved = _save(json_path, metadata, rows, plot=args.plot, title=f"fp8gemm vs cuBLAS, {args.suite}, {gpu}")
@@ -143,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [row for row in rows if row.error]
     print(_jit_lines(jits))
     print(
-        f"launch us: host time per warm fp8gemm call, least of {LAUNCH_ROUNDS} rounds of {LAUNCH_CALLS} calls "
+        f"launch us: host time per warm fp8gemm call ({warm_path} warm path), least of {LAUNCH_ROUNDS} "
+        f"rounds of {LAUNCH_CALLS} calls "
         f"queued behind a busy GPU; torch us: torch's own launch of a trivial kernel, timed the same way right "
         f"after each row (after the last row: "
         f"{'n/a' if launch_floor_us is None else f'{launch_floor_us:.1f} us'})\n"

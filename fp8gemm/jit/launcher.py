@@ -17,6 +17,8 @@ import torch
 # budget for a warm-cache first call in a new process.
 from cuda.bindings import driver
 
+from .native import NATIVE_PLAN
+
 # Bound once: the warm launch path would look them up on every call. Only CUDA builds of torch have them; a
 # CPU build never reaches a launch (validation wants CUDA tensors).
 _current_device = getattr(torch._C, "_cuda_getDevice", None)
@@ -135,7 +137,7 @@ class LaunchPlan:
     A warm GEMM call replays its plan, so the per-call host work is the stream lookup and one driver call.
     """
 
-    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "params", "_args", "args")
+    __slots__ = ("device_index", "function", "grid", "threads", "smem_bytes", "params", "_args", "args", "native")
 
     def __init__(self, kernel: LoadedKernel, device_index: int, grid: int, params: ctypes.Array) -> None:
         self.device_index = device_index
@@ -147,6 +149,10 @@ class LaunchPlan:
         self.params = params
         self._args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
         self.args = ctypes.addressof(self._args)
+        # The same launch as the C warm path reads it (fp8gemm.jit.native).
+        self.native = NATIVE_PLAN.pack(
+            int(self.function), self.args, device_index, grid, self.threads, self.smem_bytes
+        )
 
     def launch(self, stream: int | None = None) -> None:
         """Enqueues the kernel on `stream` (default: torch's current stream on the plan's device)."""
@@ -174,6 +180,11 @@ def launch_kernel(
     (err,) = _cu_launch_kernel(function, grid, 1, 1, threads, 1, 1, smem_bytes, stream, args, 0)
     if err:
         check((err,), "cuLaunchKernel")
+
+
+def raise_launch_error(err: int) -> None:
+    """Raises the RuntimeError that a failed cuLaunchKernel gets on the Python path (for warm_call.c)."""
+    check((driver.CUresult(err),), "cuLaunchKernel")
 
 
 _TORCH_TO_TMA = {
