@@ -55,7 +55,10 @@ def main(calls: int) -> None:
     c_warm_launch = launch_plans.warm_launch
     (plan,) = launch_plans._plans.values()
     _both_paths("warm call", lambda: fp8gemm.fp8_gemm_nt(a, p.b, p.d), calls, c_warm_launch)
-    print(f"plan key     {_busy_us_per_call(lambda: launch_plans.plan_key(a, p.b, p.d), calls):6.2f} us")
+    print(f"plan key     {_busy_us_per_call(lambda: launch_plans.plan_key(a, p.b, p.d), calls):6.2f} us (Python)")
+    c_key = native.load().key
+    print(f"plan key     {_busy_us_per_call(lambda: c_key(a, p.b, p.d, None, ()), calls):6.2f} us (C)")
+    print(f"is_compiling {_busy_us_per_call(torch.compiler.is_compiling, calls):6.2f} us")
     print(f"plan launch  {_busy_us_per_call(plan.launch, calls):6.2f} us (Python)")
     # The same launch with every argument ready: cuda.bindings and the driver alone.
     stream = torch.cuda.current_stream().cuda_stream

@@ -3,6 +3,8 @@
 - Tests marked `gpu` (the marker is registered in pyproject.toml) run only where a Hopper GPU (compute
   capability 9.x) is present; everywhere else they are collected and reported as skipped.
 - `kernel_cache_dir`: a fresh, empty kernel cache directory for one test.
+- With a Hopper GPU, warm calls take the C path from the first test on (fp8gemm.jit.native), so no
+  background build switches key formats in the middle of a test that counts stored plans.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _c_warm_path_from_the_start() -> None:
+    if _hopper_present():
+        from fp8gemm.jit import native
+
+        native.start(wait=True)
 
 
 @pytest.fixture

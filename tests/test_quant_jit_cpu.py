@@ -181,7 +181,7 @@ def test_per_block_grid_is_one_cta_per_block() -> None:
 def test_params_pack_the_kernel_structs() -> None:
     token = pack_per_token_params(0x1000, 0x2000, 0x3000, rows=7, k=160, m=5, m_pad=8)
     assert len(token) == 40  # static_assert(sizeof(PerTokenCastParams) == 40)
-    assert struct.unpack("<QQQIIII", token.raw) == (0x1000, 0x2000, 0x3000, 7, 160, 5, 8)
+    assert struct.unpack("<QQQIIII", token) == (0x1000, 0x2000, 0x3000, 7, 160, 5, 8)
     block = pack_per_block_params(0x1000, 0x2000, 0x3000, n=200, k=144)
     assert len(block) == 32  # static_assert(sizeof(PerBlockCastParams) == 32)
-    assert struct.unpack("<QQQII", block.raw) == (0x1000, 0x2000, 0x3000, 200, 144)
+    assert struct.unpack("<QQQII", block) == (0x1000, 0x2000, 0x3000, 200, 144)

@@ -25,11 +25,11 @@ kernels run on its current stream.
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 
 from ..config import BLOCK_K, SCALE_BLOCK
+from ..jit import native
+from ..jit.launcher import LoadedKernel
 from ..jit.quant_build import (
     MAX_DIM,
     MAX_GRID,
@@ -128,6 +128,35 @@ def _check_gpu_size(name: str, rows: int, k: int, grid: int) -> None:
 # --------------------------------------------------------------------------------------------- casts
 
 
+class _Variant:
+    """One cast kernel variant with its kernel once loaded, found by a plain tuple: building and hashing a
+    CastConfig per call measured 1.2 µs of a cast's host time."""
+
+    __slots__ = ("config", "kernel")
+
+    def __init__(self, config: CastConfig) -> None:
+        self.config = config
+        self.kernel: LoadedKernel | None = None
+
+    def launch(self, grid: int, params: bytes, device: torch.device) -> None:
+        if self.kernel is None:
+            self.kernel = get_cast_kernel(self.config)
+            native.start()  # later casts launch through the C path's raw driver call
+        self.kernel.launch(device.index, grid, params)
+
+
+_variants: dict[tuple, _Variant] = {}
+
+
+def _variant(kind: CastKind, dtype: torch.dtype, use_ue8m0: bool, gemm_layout: bool = False) -> _Variant:
+    key = (kind, dtype, use_ue8m0, gemm_layout)
+    variant = _variants.get(key)
+    if variant is None:
+        variant = _variants[key] = _Variant(CastConfig(kind, dtype, bool(use_ue8m0), gemm_layout))
+    return variant
+
+
+
 def per_token_cast_to_fp8(
     x: torch.Tensor, use_ue8m0: bool = False, out_layout: str = "row"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,12 +177,14 @@ def per_token_cast_to_fp8(
     *lead, m, k = x.shape
     groups = lead[0] if lead else 1
     kb = ceil_div(k, BLOCK_K)
-    config = CastConfig(CastKind.PER_TOKEN, x.dtype, bool(use_ue8m0), out_layout == "gemm")
+    variant = _variant(CastKind.PER_TOKEN, x.dtype, use_ue8m0, out_layout == "gemm")
+    config = variant.config
     rows = groups * m
     grid = per_token_grid(config, rows, k)
     _check_gpu_size("x", rows, k, grid)
     v.check_hopper(x.device)
-    q = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
+    # empty_like measured 2.3 µs against 5.0 for torch.empty with the shape and device spelled out.
+    q = torch.empty_like(x, dtype=torch.float8_e4m3fn, memory_format=torch.contiguous_format)
     m_pad = get_tma_aligned_size(m, 4)
     if config.gemm_layout:
         # MN-major, columns m_pad apart; made in one call (views of a padded buffer cost µs each per cast).
@@ -163,7 +194,7 @@ def per_token_cast_to_fp8(
         s = torch.empty((*lead, m, kb), dtype=torch.float32, device=x.device)
     if grid:
         params = pack_per_token_params(x.data_ptr(), q.data_ptr(), s.data_ptr(), rows, k, m, m_pad)
-        _launch(config, grid, params, x.device)
+        variant.launch(grid, params, x.device)
     return q, s
 
 
@@ -179,19 +210,14 @@ def per_block_cast_to_fp8(w: torch.Tensor, use_ue8m0: bool = False) -> tuple[tor
 
     *lead, n, k = w.shape
     groups = lead[0] if lead else 1
-    config = CastConfig(CastKind.PER_BLOCK, w.dtype, bool(use_ue8m0))
+    variant = _variant(CastKind.PER_BLOCK, w.dtype, use_ue8m0)
     grid = per_block_grid(groups, n, k)
     _check_gpu_size("w", n, k, grid)
     v.check_hopper(w.device)
-    q = torch.empty(w.shape, dtype=torch.float8_e4m3fn, device=w.device)
+    q = torch.empty_like(w, dtype=torch.float8_e4m3fn, memory_format=torch.contiguous_format)
     s = torch.empty(
         (*lead, ceil_div(n, SCALE_BLOCK), ceil_div(k, BLOCK_K)), dtype=torch.float32, device=w.device
     )
     if grid:
-        _launch(config, grid, pack_per_block_params(w.data_ptr(), q.data_ptr(), s.data_ptr(), n, k), w.device)
+        variant.launch(grid, pack_per_block_params(w.data_ptr(), q.data_ptr(), s.data_ptr(), n, k), w.device)
     return q, s
-
-
-def _launch(config: CastConfig, grid: int, params: ctypes.Array, device: torch.device) -> None:
-    kernel = get_cast_kernel(config)
-    kernel.launch(device.index, grid, params)

@@ -24,6 +24,9 @@ from .native import NATIVE_PLAN
 _current_device = getattr(torch._C, "_cuda_getDevice", None)
 _current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
 _cu_launch_kernel = driver.cuLaunchKernel
+# warm_call.c's launch(function, device_index, grid, threads, smem_bytes, params) -> bool, once
+# fp8gemm.jit.native.install() has made the C path ready.
+raw_launch = None
 
 # Size of GemmParams in kernels/gemm_params.cuh and the offsets of its fields (pinned there by static_asserts).
 PARAMS_BYTES = 640
@@ -90,13 +93,18 @@ class LoadedKernel:
             function = self._functions[device_index] = driver.CUfunction(int(self.handle(device_index)))
         return function
 
-    def launch(self, device_index: int, grid: int, params: ctypes.Array, stream: int | None = None) -> None:
-        """One launch with `params` (the caller's buffer, so concurrent callers never share one), on `stream`
-        (default: torch's current stream on `device_index`)."""
-        args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
+    def launch(self, device_index: int, grid: int, params: bytes) -> None:
+        """One launch with `params` (the kernel's one parameter) on torch's current stream on `device_index`:
+        through the C path's raw driver call where fp8gemm.jit.native installed it."""
+        function = self.function(device_index)
+        if raw_launch is not None and raw_launch(
+            int(function), device_index, grid, self.num_threads, self.smem_bytes, params
+        ):
+            return
+        buffer = ctypes.create_string_buffer(params, len(params))
+        args = (ctypes.c_void_p * 1)(ctypes.addressof(buffer))
         launch_kernel(
-            self.function(device_index), device_index, grid, self.num_threads, self.smem_bytes,
-            ctypes.addressof(args), stream,
+            function, device_index, grid, self.num_threads, self.smem_bytes, ctypes.addressof(args), None
         )
 
     def max_resident_ctas(self, device_index: int) -> int:

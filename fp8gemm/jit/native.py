@@ -11,6 +11,7 @@ over when it is ready.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 import logging
@@ -35,6 +36,9 @@ MODULE_NAME = "_fp8gemm_warm_call"
 # LaunchPlan.native: function, kernelParams address, device index, grid, threads, smem bytes (warm_call.c's
 # NativePlan).
 NATIVE_PLAN = struct.Struct("<QQqIII")
+# Read by the packed key (torch/csrc/inductor/aoti_torch/c/shim.h: aoti_torch_get_<field>).
+TORCH_SHIM_LIBRARY = "libtorch_cpu.so"
+SHIM_FIELDS = ("data_ptr", "dim", "sizes", "strides", "dtype", "device_type", "device_index")
 # cuGetProcAddress needs a CUDA version at or above the symbol's introduction; cuLaunchKernel's signature
 # has not changed since CUDA 4.0, and 12.0 is below every driver the kernels run on.
 LAUNCH_KERNEL_CUDA_VERSION = 12000
@@ -89,6 +93,16 @@ def _import(path: Path) -> ModuleType:
     return module
 
 
+def shim_addresses() -> tuple[int, ...]:
+    """torch's C shim functions the packed key reads tensors with, in warm_call.c's order."""
+    import torch
+
+    library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / TORCH_SHIM_LIBRARY))
+    return tuple(
+        ctypes.cast(getattr(library, f"aoti_torch_get_{name}"), ctypes.c_void_p).value for name in SHIM_FIELDS
+    )
+
+
 @cache
 def load() -> ModuleType | None:
     """The compiled module (building it if needed), or None where it cannot be built (logged)."""
@@ -96,10 +110,18 @@ def load() -> ModuleType | None:
         path = _module_path()
         if not path.is_file():
             _compile(path)
-        return _import(path)
+        module = _import(path)
     except Exception as error:  # any failure leaves the Python path in place, which is correct
         log.info("fp8gemm: C warm path unavailable, warm calls use Python: %s", error)
         return None
+    try:
+        import torch
+
+        module.read_tensors_with(torch.Tensor, torch.nn.Parameter, shim_addresses())
+    except (OSError, AttributeError, TypeError, ValueError) as error:
+        # Keys are then built from the same attribute reads as the Python path, still in C.
+        log.info("fp8gemm: torch's C shim not found; C warm path keys read tensor attributes: %s", error)
+    return module
 
 
 def launch_kernel_address() -> int:
@@ -121,6 +143,7 @@ def install() -> bool:
     """Makes the C path the warm path of every GEMM call (building it if needed); False where it cannot be
     (no C compiler or Python headers, no CUDA build of torch, no driver): the Python path stays."""
     from .. import launch_plans
+    from . import launcher
     from .launcher import _current_device, _current_raw_stream, _init_driver, raise_launch_error
 
     module = load()
@@ -134,6 +157,7 @@ def install() -> bool:
         return False
     module.configure(launch_plans._plans, _current_device, _current_raw_stream, raise_launch_error, address)
     launch_plans.warm_launch = module.warm_launch
+    launcher.raw_launch = module.launch
     return True
 
 

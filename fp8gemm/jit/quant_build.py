@@ -7,7 +7,6 @@ its static_asserts fail the compile if the launch geometry mirrored here drifts 
 
 from __future__ import annotations
 
-import ctypes
 import struct
 import threading
 from dataclasses import dataclass
@@ -157,15 +156,11 @@ def per_block_grid(groups: int, n: int, k: int) -> int:
     return groups * ceil_div(n, SCALE_BLOCK) * ceil_div(k, BLOCK_K)
 
 
-def pack_per_token_params(x: int, q: int, s: int, rows: int, k: int, m: int, m_pad: int) -> ctypes.Array:
+def pack_per_token_params(x: int, q: int, s: int, rows: int, k: int, m: int, m_pad: int) -> bytes:
     """The bytes of one `fp8gemm::PerTokenCastParams`."""
-    params = ctypes.create_string_buffer(_PER_TOKEN_PARAMS.size)
-    _PER_TOKEN_PARAMS.pack_into(params, 0, x, q, s, rows, k, m, m_pad)
-    return params
+    return _PER_TOKEN_PARAMS.pack(x, q, s, rows, k, m, m_pad)
 
 
-def pack_per_block_params(w: int, q: int, s: int, n: int, k: int) -> ctypes.Array:
+def pack_per_block_params(w: int, q: int, s: int, n: int, k: int) -> bytes:
     """The bytes of one `fp8gemm::PerBlockCastParams`."""
-    params = ctypes.create_string_buffer(_PER_BLOCK_PARAMS.size)
-    _PER_BLOCK_PARAMS.pack_into(params, 0, w, q, s, n, k)
-    return params
+    return _PER_BLOCK_PARAMS.pack(w, q, s, n, k)

@@ -1,13 +1,13 @@
 /* The warm path of every GEMM call in C: build the launch-plan key, look the plan up, launch it.
  *
- * The same three steps in Python (fp8gemm.launch_plans.python_warm_launch) cost a CPython bytecode round
- * trip per tensor attribute (21 of them) and cuda.bindings' argument conversion around cuLaunchKernel:
- * 3-5 us above torch's own launch on the H100 hosts (docs/performance.md, lever 29). Here each attribute
- * is one C-level method call and the driver is called through its raw function pointer.
+ * The same three steps in Python (fp8gemm.launch_plans.python_warm_launch) read 21 tensor attributes, each a
+ * torch binding call that makes a Python object, then convert cuLaunchKernel's arguments in cuda.bindings:
+ * 3-5 us above torch's own launch on the H100 hosts (docs/performance.md, lever 29). Here a plain tensor's
+ * metadata comes from torch's C shim into one packed bytes key, and the driver is called through its raw
+ * function pointer.
  *
- * The key is the very tuple the Python path builds, so both paths share one plan dict. Built per Python
- * version by fp8gemm.jit.native with the host C compiler; only Python.h is needed (the driver entry point
- * comes from cuGetProcAddress through cuda.bindings).
+ * Built per Python version by fp8gemm.jit.native with the host C compiler; only Python.h is needed (the
+ * driver entry point comes from cuGetProcAddress through cuda.bindings, the shim's from libtorch_cpu).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -30,7 +30,34 @@ typedef struct {
 } NativePlan;
 #define NATIVE_PLAN_BYTES 36
 
-/* Tensor attributes per key entry, in the order fp8gemm.launch_plans.plan_key lists them. */
+/* torch's C shim (torch/csrc/inductor/aoti_torch/c/shim.h, exported by libtorch_cpu): a tensor's metadata
+ * without a Python object per field. Each function takes an at::Tensor*; an at::Tensor is one intrusive
+ * pointer to the TensorImpl whose address Tensor._cdata gives, so a pointer to that address is one. */
+typedef int32_t (*ShimPtrFn)(void *tensor, void **ret);
+typedef int32_t (*ShimI64Fn)(void *tensor, int64_t *ret);
+typedef int32_t (*ShimI64ArrayFn)(void *tensor, int64_t **ret);
+typedef int32_t (*ShimI32Fn)(void *tensor, int32_t *ret);
+static struct {
+    ShimPtrFn data_ptr;
+    ShimI64Fn dim;
+    ShimI64ArrayFn sizes;
+    ShimI64ArrayFn strides;
+    ShimI32Fn dtype;
+    ShimI32Fn device_type;
+    ShimI32Fn device_index;
+} shim;
+#define SHIM_FUNCTIONS 7
+static PyObject *tensor_type;    /* torch.Tensor */
+static PyObject *parameter_type; /* torch.nn.Parameter */
+
+/* Packed key: per tensor its data pointer, dim, dtype, device, sizes and strides (the dim first, so the
+ * bytes cannot be read two ways). A, its scales, B, its scales, D and the extra tensor; no operand here has
+ * more than MAX_KEY_DIMS dims (validation rejects one that has, on the path a missing key takes). */
+#define MAX_KEY_DIMS 4
+#define MAX_KEY_TENSORS 6
+#define SLOTS_PER_TENSOR (4 + 2 * MAX_KEY_DIMS)
+
+/* Tensor attributes per entry of the tuple key, in the order fp8gemm.launch_plans.plan_key lists them. */
 #define FIELDS_PER_TENSOR 4
 /* A, its scales, B, its scales and D, then D's device. */
 #define BASE_KEY_LENGTH (5 * FIELDS_PER_TENSOR + 1)
@@ -42,7 +69,7 @@ static PyObject *raise_launch_error; /* (CUresult as int) -> raises RuntimeError
 static LaunchKernelFn launch_kernel;
 
 static PyObject *name_data_ptr, *name_shape, *name_stride, *name_dtype, *name_get_device, *name_launch,
-    *name_native;
+    *name_native, *name_cdata;
 
 static PyObject *call_method(PyObject *self, PyObject *name, PyObject *arg) {
     PyObject *args[2] = {self, arg};
@@ -78,21 +105,18 @@ static int put_tensor(PyObject *key, Py_ssize_t at, PyObject *tensor) {
     return 0;
 }
 
-/* The launch-plan key, or NULL: with an exception set when one other than "not a tensor" occurred. */
-static PyObject *plan_key(PyObject *a, PyObject *b, PyObject *d, PyObject *extra, PyObject *scalars) {
-    PyObject *a_data, *a_scales, *b_data, *b_scales;
-    if (!unpack_pair(a, &a_data, &a_scales) || !unpack_pair(b, &b_data, &b_scales)) return NULL;
+/* The tuple key of fp8gemm.launch_plans.plan_key, built the same way (tensor subclasses take this path). */
+static PyObject *tuple_key(PyObject *const *tensors, Py_ssize_t num_tensors, PyObject *scalars) {
     Py_ssize_t num_scalars = PyTuple_GET_SIZE(scalars);
-    Py_ssize_t length = BASE_KEY_LENGTH + (extra != Py_None ? FIELDS_PER_TENSOR : 0) + num_scalars;
+    Py_ssize_t length = BASE_KEY_LENGTH + (num_tensors - 5) * FIELDS_PER_TENSOR + num_scalars;
     PyObject *key = PyTuple_New(length);
     if (key == NULL) return NULL;
-    PyObject *tensors[] = {a_data, a_scales, b_data, b_scales, d};
-    for (int i = 0; i < 5; ++i)
+    for (Py_ssize_t i = 0; i < 5; ++i)
         if (put_tensor(key, i * FIELDS_PER_TENSOR, tensors[i])) goto fail;
-    PyObject *device = call_method(d, name_get_device, NULL);
+    PyObject *device = call_method(tensors[4], name_get_device, NULL);
     if (device == NULL) goto fail;
     PyTuple_SET_ITEM(key, BASE_KEY_LENGTH - 1, device);
-    if (extra != Py_None && put_tensor(key, BASE_KEY_LENGTH, extra)) goto fail;
+    if (num_tensors > 5 && put_tensor(key, BASE_KEY_LENGTH, tensors[5])) goto fail;
     for (Py_ssize_t i = 0; i < num_scalars; ++i) {
         PyObject *scalar = PyTuple_GET_ITEM(scalars, i);
         Py_INCREF(scalar);
@@ -101,38 +125,96 @@ static PyObject *plan_key(PyObject *a, PyObject *b, PyObject *d, PyObject *extra
     return key;
 fail:
     Py_DECREF(key);
-    /* The Python key treats these as "not a tensor": the validation path then names the argument. */
-    if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_ValueError) ||
-        PyErr_ExceptionMatches(PyExc_AttributeError) || PyErr_ExceptionMatches(PyExc_RuntimeError))
-        PyErr_Clear();
     return NULL;
 }
 
-/* 0 when launched; -1 with an exception set. */
-static int launch_plan(PyObject *plan) {
-    PyObject *native = PyObject_GetAttr(plan, name_native);
-    if (native == NULL) return -1;
-    if (native == Py_None || !PyBytes_Check(native) || PyBytes_GET_SIZE(native) != NATIVE_PLAN_BYTES) {
-        /* Split-K plans allocate their workspace per call: their own launch does it. */
-        Py_DECREF(native);
-        PyObject *done = PyObject_CallMethodNoArgs(plan, name_launch);
-        Py_XDECREF(done);
-        return done == NULL ? -1 : 0;
-    }
-    NativePlan p;
-    memcpy(&p, PyBytes_AS_STRING(native), NATIVE_PLAN_BYTES);
-    Py_DECREF(native);
+/* Appends one tensor's slots through the shim; 1 where it has no key (too many dims, a shim error),
+ * -1 with an exception set. */
+static int pack_tensor(int64_t *slots, Py_ssize_t *used, PyObject *tensor) {
+    PyObject *cdata = PyObject_GetAttr(tensor, name_cdata);
+    if (cdata == NULL) return -1;
+    void *impl = PyLong_AsVoidPtr(cdata);
+    Py_DECREF(cdata);
+    if (impl == NULL) return PyErr_Occurred() ? -1 : 1;
+    void *handle = &impl;
+    int64_t dim, *sizes, *strides;
+    void *data;
+    int32_t dtype, device_type, device_index;
+    if (shim.dim(handle, &dim) || dim < 0 || dim > MAX_KEY_DIMS || shim.data_ptr(handle, &data) ||
+        shim.sizes(handle, &sizes) || shim.strides(handle, &strides) || shim.dtype(handle, &dtype) ||
+        shim.device_type(handle, &device_type) || shim.device_index(handle, &device_index))
+        return 1;
+    int64_t *out = slots + *used;
+    out[0] = (int64_t)(uintptr_t)data;
+    out[1] = dim;
+    out[2] = dtype;
+    out[3] = ((int64_t)device_type << 32) | (uint32_t)device_index;
+    memcpy(out + 4, sizes, (size_t)dim * sizeof(int64_t));
+    memcpy(out + 4 + dim, strides, (size_t)dim * sizeof(int64_t));
+    *used += 4 + 2 * dim;
+    return 0;
+}
 
+/* The packed key (bytes, or (bytes, *scalars)); NULL with an exception set, or NULL without one where
+ * the tensors have none. */
+static PyObject *packed_key(PyObject *const *tensors, Py_ssize_t num_tensors, PyObject *scalars) {
+    int64_t slots[MAX_KEY_TENSORS * SLOTS_PER_TENSOR];
+    Py_ssize_t used = 0;
+    for (Py_ssize_t i = 0; i < num_tensors; ++i) {
+        int status = pack_tensor(slots, &used, tensors[i]);
+        if (status) return NULL;
+    }
+    PyObject *blob = PyBytes_FromStringAndSize((const char *)slots, used * (Py_ssize_t)sizeof(int64_t));
+    Py_ssize_t num_scalars = PyTuple_GET_SIZE(scalars);
+    if (blob == NULL || num_scalars == 0) return blob;
+    PyObject *key = PyTuple_New(1 + num_scalars);
+    if (key == NULL) {
+        Py_DECREF(blob);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 0, blob);
+    for (Py_ssize_t i = 0; i < num_scalars; ++i) {
+        PyObject *scalar = PyTuple_GET_ITEM(scalars, i);
+        Py_INCREF(scalar);
+        PyTuple_SET_ITEM(key, 1 + i, scalar);
+    }
+    return key;
+}
+
+static int is_plain_tensor(PyObject *object) {
+    PyObject *type = (PyObject *)Py_TYPE(object);
+    return type == tensor_type || type == parameter_type;
+}
+
+/* The launch-plan key: packed where every tensor is a plain torch.Tensor or Parameter (and torch's shim was
+ * found), else the tuple key. NULL with an exception set when one other than "not a tensor" occurred,
+ * NULL without one where the arguments have no key. */
+static PyObject *plan_key(PyObject *a, PyObject *b, PyObject *d, PyObject *extra, PyObject *scalars) {
+    PyObject *tensors[MAX_KEY_TENSORS];
+    if (!unpack_pair(a, &tensors[0], &tensors[1]) || !unpack_pair(b, &tensors[2], &tensors[3])) return NULL;
+    tensors[4] = d;
+    Py_ssize_t num_tensors = 5;
+    if (extra != Py_None) tensors[num_tensors++] = extra;
+    int plain = shim.data_ptr != NULL;
+    for (Py_ssize_t i = 0; plain && i < num_tensors; ++i) plain = is_plain_tensor(tensors[i]);
+    PyObject *key = plain ? packed_key(tensors, num_tensors, scalars) : tuple_key(tensors, num_tensors, scalars);
+    /* The Python key treats these as "not a tensor": the validation path then names the argument. */
+    if (key == NULL && PyErr_Occurred() &&
+        (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_ValueError) ||
+         PyErr_ExceptionMatches(PyExc_AttributeError) || PyErr_ExceptionMatches(PyExc_RuntimeError)))
+        PyErr_Clear();
+    return key;
+}
+
+/* 0 when launched, 1 when another device is current (the caller's Python launch switches to the plan's
+ * device around the call), -1 with an exception set. */
+static int launch_on_current_stream(const NativePlan *p, void **kernel_params) {
     PyObject *device = PyObject_CallNoArgs(current_device);
     if (device == NULL) return -1;
     long device_index = PyLong_AsLong(device);
-    if (device_index != p.device_index) {
-        /* Another device is current: the Python launch switches to the plan's device around the call. */
+    if (device_index != p->device_index) {
         Py_DECREF(device);
-        if (PyErr_Occurred()) return -1;
-        PyObject *done = PyObject_CallMethodNoArgs(plan, name_launch);
-        Py_XDECREF(done);
-        return done == NULL ? -1 : 0;
+        return PyErr_Occurred() ? -1 : 1;
     }
     PyObject *stream = PyObject_CallOneArg(current_raw_stream, device);
     Py_DECREF(device);
@@ -141,8 +223,8 @@ static int launch_plan(PyObject *plan) {
     Py_DECREF(stream);
     if (stream_handle == NULL && PyErr_Occurred()) return -1;
 
-    int err = launch_kernel((void *)(uintptr_t)p.function, p.grid, 1, 1, p.threads, 1, 1, p.smem_bytes,
-                            stream_handle, (void **)(uintptr_t)p.kernel_params, NULL);
+    int err = launch_kernel((void *)(uintptr_t)p->function, p->grid, 1, 1, p->threads, 1, 1, p->smem_bytes,
+                            stream_handle, kernel_params, NULL);
     if (err != 0) {
         PyObject *raised = PyObject_CallFunction(raise_launch_error, "i", err);
         Py_XDECREF(raised);
@@ -150,6 +232,50 @@ static int launch_plan(PyObject *plan) {
         return -1;
     }
     return 0;
+}
+
+/* 0 when launched; -1 with an exception set. */
+static int launch_plan(PyObject *plan) {
+    PyObject *native = PyObject_GetAttr(plan, name_native);
+    if (native == NULL) return -1;
+    int status = 1;
+    /* Split-K plans have none: they allocate their workspace per call, in their own launch. */
+    if (native != Py_None && PyBytes_Check(native) && PyBytes_GET_SIZE(native) == NATIVE_PLAN_BYTES) {
+        NativePlan p;
+        memcpy(&p, PyBytes_AS_STRING(native), NATIVE_PLAN_BYTES);
+        status = launch_on_current_stream(&p, (void **)(uintptr_t)p.kernel_params);
+    }
+    Py_DECREF(native);
+    if (status != 1) return status;
+    PyObject *done = PyObject_CallMethodNoArgs(plan, name_launch);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+/* launch(function, device_index, grid, threads, smem_bytes, params: bytes) -> bool: one launch of a kernel
+ * whose single parameter is `params`, on the current stream; False (nothing launched) when the current
+ * device is another, for the caller's Python launch to switch. */
+static PyObject *launch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6 || !PyBytes_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "launch(function, device_index, grid, threads, smem_bytes, params: bytes)");
+        return NULL;
+    }
+    if (launch_kernel == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "launch before configure()");
+        return NULL;
+    }
+    NativePlan p = {0};
+    p.function = PyLong_AsUnsignedLongLong(args[0]);
+    p.device_index = PyLong_AsLongLong(args[1]);
+    p.grid = (uint32_t)PyLong_AsUnsignedLong(args[2]);
+    p.threads = (uint32_t)PyLong_AsUnsignedLong(args[3]);
+    p.smem_bytes = (uint32_t)PyLong_AsUnsignedLong(args[4]);
+    if (PyErr_Occurred()) return NULL;
+    void *kernel_params[1] = {PyBytes_AS_STRING(args[5])};
+    int status = launch_on_current_stream(&p, kernel_params);
+    if (status < 0) return NULL;
+    return PyBool_FromLong(status == 0);
 }
 
 /* warm_launch(a, b, d, extra, scalars) -> True (launched), the key (no plan stored under it yet) or None
@@ -228,12 +354,49 @@ static PyObject *configure(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
+/* read_tensors_with(tensor_type, parameter_type, shim_addresses: tuple of 7 ints): the packed key's
+ * ingredients, in the order of the shim struct above. */
+static PyObject *read_tensors_with(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyTuple_Check(args[2]) ||
+        PyTuple_GET_SIZE(args[2]) != SHIM_FUNCTIONS) {
+        PyErr_SetString(PyExc_TypeError, "read_tensors_with(tensor_type, parameter_type, shim_addresses: tuple of 7)");
+        return NULL;
+    }
+    void *addresses[SHIM_FUNCTIONS];
+    for (int i = 0; i < SHIM_FUNCTIONS; ++i) {
+        unsigned long long address = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(args[2], i));
+        if (address == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+        if (address == 0) {
+            PyErr_SetString(PyExc_ValueError, "read_tensors_with: a shim address is 0");
+            return NULL;
+        }
+        addresses[i] = (void *)(uintptr_t)address;
+    }
+    Py_INCREF(args[0]);
+    Py_XSETREF(tensor_type, args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(parameter_type, args[1]);
+    shim.data_ptr = (ShimPtrFn)(uintptr_t)addresses[0];
+    shim.dim = (ShimI64Fn)(uintptr_t)addresses[1];
+    shim.sizes = (ShimI64ArrayFn)(uintptr_t)addresses[2];
+    shim.strides = (ShimI64ArrayFn)(uintptr_t)addresses[3];
+    shim.dtype = (ShimI32Fn)(uintptr_t)addresses[4];
+    shim.device_type = (ShimI32Fn)(uintptr_t)addresses[5];
+    shim.device_index = (ShimI32Fn)(uintptr_t)addresses[6];
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"warm_launch", (PyCFunction)(void (*)(void))warm_launch, METH_FASTCALL,
      "warm_launch(a, b, d, extra, scalars) -> True | key | None"},
     {"key", (PyCFunction)(void (*)(void))key, METH_FASTCALL, "key(a, b, d, extra, scalars) -> key | None"},
+    {"launch", (PyCFunction)(void (*)(void))launch, METH_FASTCALL,
+     "launch(function, device_index, grid, threads, smem_bytes, params) -> bool"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
      "configure(plans, current_device, current_raw_stream, raise_launch_error, launch_kernel_address)"},
+    {"read_tensors_with", (PyCFunction)(void (*)(void))read_tensors_with, METH_FASTCALL,
+     "read_tensors_with(tensor_type, parameter_type, shim_addresses)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -248,7 +411,8 @@ PyMODINIT_FUNC PyInit__fp8gemm_warm_call(void) {
         !(name_dtype = PyUnicode_InternFromString("dtype")) ||
         !(name_get_device = PyUnicode_InternFromString("get_device")) ||
         !(name_launch = PyUnicode_InternFromString("launch")) ||
-        !(name_native = PyUnicode_InternFromString("native")))
+        !(name_native = PyUnicode_InternFromString("native")) ||
+        !(name_cdata = PyUnicode_InternFromString("_cdata")))
         return NULL;
     return PyModule_Create(&module);
 }

@@ -35,10 +35,11 @@ from typing import Any
 
 import torch
 
+from .. import envs
 from ..api.high_level import kernel_output_f32
 from ..config import GemmConfig, GemmType
 from ..heuristics import choose_launch
-from ..jit import build
+from ..jit import build, native
 from ..utils import get_num_sms
 
 DEFAULT_NUM_SMS = 132
@@ -189,6 +190,8 @@ def warmup(
     """
     num_sms = default_num_sms() if num_sms is None else num_sms
     kernels = list(plan(shapes, num_sms))
+    if envs.native_warm_call():
+        native.load()  # the C warm path's module too (a fraction of a second with the host C compiler)
     workers = min(len(kernels), max_workers or os.cpu_count() or 1)
     bar = _progress_bar(len(kernels), progress)
     times: dict[GemmConfig, float] = {}
