@@ -90,10 +90,50 @@ def test_c_key_packs_each_tensors_pointer_dims_dtype_device_sizes_strides(extra)
     for t in tensors:
         head, slots = slots[:4], slots[4:]
         assert head[:2] == [t.data_ptr(), t.dim()]
-        assert head[3] & 0xFFFFFFFF == t.get_device() & 0xFFFFFFFF
+        assert head[2] >> 32 == 0  # not a negative view
+        assert head[3] >> 32 == 0 and head[3] & 0xFFFFFFFF == t.get_device() & 0xFFFFFFFF  # CPU: type 0
         sizes, strides, slots = slots[: t.dim()], slots[t.dim() : 2 * t.dim()], slots[2 * t.dim() :]
         assert (tuple(sizes), tuple(strides)) == (tuple(t.shape), t.stride())
     assert slots == []
+
+
+def test_negative_views_change_the_key(plan_key) -> None:
+    # Same pointer, shape, strides and dtype; validation rejects the negative view (the kernels read bytes).
+    a, b, d = _args()
+    z = torch.zeros(64, 256, dtype=torch.complex64)
+    assert z.conj().imag.is_neg() and not z.imag.is_neg()
+    assert plan_key(a, b, z.imag) != plan_key(a, b, z.conj().imag)
+
+
+def test_list_pairs_key_like_tuples(plan_key) -> None:
+    a, b, d = _args()
+    assert plan_key([a[0], a[1]], [b[0], b[1]], d) == plan_key(a, b, d)
+
+
+def test_c_key_survives_a_pair_emptied_while_it_is_read() -> None:
+    # A tensor-like whose getter empties the list the pair came in: the C key must own what it reads.
+    a, b, d = _args()
+
+    class EmptiesItsPair:
+        shape, dtype = (1,), None
+
+        def data_ptr(self) -> int:
+            pair.clear()
+            return 1
+
+        def stride(self) -> tuple[int, ...]:
+            return (1,)
+
+        def is_neg(self) -> bool:
+            return False
+
+    class Other(EmptiesItsPair):
+        def data_ptr(self) -> int:
+            return 2
+
+    pair = [EmptiesItsPair(), Other()]
+    # Not plain tensors: the tuple key, read from both objects although the list is empty by then.
+    assert _c_key(pair, b, d)[:6] == (1, (1,), (1,), None, False, 2)
 
 
 def test_c_key_tells_every_dtype_apart() -> None:
@@ -112,6 +152,36 @@ def test_tensor_subclasses_get_the_python_key_in_c() -> None:
     a = (a[0].as_subclass(_Subclass), a[1])
     assert _c_key(a, b, d) == launch_plans.plan_key(a, b, d)
     assert _c_key(a, b, d, None, (int, 3)) == launch_plans.plan_key(a, b, d, None, (int, 3))
+
+
+def test_a_plan_dropped_while_its_key_is_freed_is_still_launched_safely() -> None:
+    # Dropping a subclass's tuple key runs Python code (here: a shape object's __del__) that empties the
+    # plan dict: the C path must own the plan it found before that runs.
+    module = _native_module()
+    module.configure(launch_plans._plans, None, None, raise_launch_error, 0)
+    armed = []
+
+    class Shape(tuple):
+        def __del__(self) -> None:
+            if armed:
+                launch_plans.forget_all()
+
+    class WithOddShape(torch.Tensor):
+        @property
+        def shape(self):
+            return Shape(super().shape)
+
+    launch_plans.forget_all()
+    a, b, d = _args()
+    a = (a[0].as_subclass(WithOddShape), a[1])
+    key = module.warm_launch(a, b, d, None, ())
+    plan = _RecordingPlan()
+    launch_plans.remember(key, plan)
+    del key
+    armed.append(True)
+    assert module.warm_launch(a, b, d, None, ()) is True
+    assert plan.launches == 1
+    launch_plans.forget_all()
 
 
 def test_parameters_get_a_packed_key() -> None:

@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -73,7 +74,9 @@ def compile_command(output: str | Path) -> list[str]:
 
 
 def _compile(target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (target.parent.parent, target.parent):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, 0o700)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     os.close(fd)
     try:
@@ -87,6 +90,15 @@ def _compile(target: Path) -> None:
 
 
 def _import(path: Path) -> ModuleType:
+    # Host code runs from here: only from folders this user owns down from the cache root (which falls back
+    # to a shared temporary directory that another user could have made first), and from a file and the two
+    # folders above it that nobody else may write (made so by _compile).
+    file_folder, module_folder, root = path.parent, path.parent.parent, path.parent.parent.parent
+    for part in (path, file_folder, module_folder, root):
+        info = part.stat()
+        writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and part is not root
+        if info.st_uid != os.getuid() or writable_by_others:
+            raise RuntimeError(f"{part} is not this user's alone; not loading host code from it")
     spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -97,7 +109,9 @@ def shim_addresses() -> tuple[int, ...]:
     """torch's C shim functions the packed key reads tensors with, in warm_call.c's order."""
     import torch
 
-    library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / TORCH_SHIM_LIBRARY))
+    # RTLD_NOLOAD: the copy torch already loaded, never a second one.
+    path = Path(torch.__file__).parent / "lib" / TORCH_SHIM_LIBRARY
+    library = ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
     return tuple(
         ctypes.cast(getattr(library, f"aoti_torch_get_{name}"), ctypes.c_void_p).value for name in SHIM_FIELDS
     )
@@ -118,10 +132,26 @@ def load() -> ModuleType | None:
         import torch
 
         module.read_tensors_with(torch.Tensor, torch.nn.Parameter, shim_addresses())
-    except (OSError, AttributeError, TypeError, ValueError) as error:
+        _check_packed_key(module)
+    except (OSError, AttributeError, TypeError, ValueError, RuntimeError) as error:
         # Keys are then built from the same attribute reads as the Python path, still in C.
-        log.info("fp8gemm: torch's C shim not found; C warm path keys read tensor attributes: %s", error)
+        module.read_tensors_with(None, None, ())
+        log.info("fp8gemm: torch's C shim not usable; C warm path keys read tensor attributes: %s", error)
     return module
+
+
+def _check_packed_key(module: ModuleType) -> None:
+    """Raises unless the shim reads a probe view's pointer, sizes and strides as torch's getters do (a torch
+    whose Tensor were no longer one pointer to its TensorImpl would fail here, not in a key)."""
+    import torch
+
+    base = torch.empty(4, 24)
+    probe = base[1:, 2::3]
+    key = module.key((probe, probe), (probe, probe), probe, None, ())
+    slots = struct.unpack(f"<{len(key) // 8}q", key) if isinstance(key, bytes) else ()
+    expected = (probe.data_ptr(), probe.dim(), *slots[2:4], *probe.shape, *probe.stride())
+    if slots[:8] != expected:
+        raise RuntimeError(f"the packed key read {slots[:8]}, torch's getters {expected}")
 
 
 def launch_kernel_address() -> int:

@@ -1,7 +1,8 @@
 /* The warm path of every GEMM call in C: build the launch-plan key, look the plan up, launch it.
  *
- * The same three steps in Python (fp8gemm.launch_plans.python_warm_launch) read 21 tensor attributes, each a
- * torch binding call that makes a Python object, then convert cuLaunchKernel's arguments in cuda.bindings:
+ * The same three steps in Python (fp8gemm.launch_plans.python_warm_launch) read five attributes of each
+ * tensor, each a torch binding call that makes a Python object, then convert cuLaunchKernel's arguments in
+ * cuda.bindings:
  * 3-5 us above torch's own launch on the H100 hosts (docs/performance.md, lever 29). Here a plain tensor's
  * metadata comes from torch's C shim into one packed bytes key, and the driver is called through its raw
  * function pointer.
@@ -11,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -29,6 +31,8 @@ typedef struct {
     uint32_t smem_bytes;
 } NativePlan;
 #define NATIVE_PLAN_BYTES 36
+_Static_assert(offsetof(NativePlan, smem_bytes) + sizeof(uint32_t) == NATIVE_PLAN_BYTES,
+               "NativePlan's fields must lie as Python's \"<QQqIII\" packs them");
 
 /* torch's C shim (torch/csrc/inductor/aoti_torch/c/shim.h, exported by libtorch_cpu): a tensor's metadata
  * without a Python object per field. Each function takes an at::Tensor*; an at::Tensor is one intrusive
@@ -50,17 +54,19 @@ static struct {
 static PyObject *tensor_type;    /* torch.Tensor */
 static PyObject *parameter_type; /* torch.nn.Parameter */
 
-/* Packed key: per tensor its data pointer, dim, dtype, device, sizes and strides (the dim first, so the
- * bytes cannot be read two ways). A, its scales, B, its scales, D and the extra tensor; no operand here has
- * more than MAX_KEY_DIMS dims (validation rejects one that has, on the path a missing key takes). */
+/* Packed key: per tensor its data pointer, dim, dtype and negative bit, device, sizes and strides (the dim
+ * first, so the bytes cannot be read two ways). A, its scales, B, its scales, D and the extra tensor; no
+ * operand here has more than MAX_KEY_DIMS dims (validation rejects one that has, on the path a missing key
+ * takes). */
 #define MAX_KEY_DIMS 4
 #define MAX_KEY_TENSORS 6
 #define SLOTS_PER_TENSOR (4 + 2 * MAX_KEY_DIMS)
 
 /* Tensor attributes per entry of the tuple key, in the order fp8gemm.launch_plans.plan_key lists them. */
-#define FIELDS_PER_TENSOR 4
+#define FIELDS_PER_TENSOR 5
 /* A, its scales, B, its scales and D, then D's device. */
-#define BASE_KEY_LENGTH (5 * FIELDS_PER_TENSOR + 1)
+#define BASE_KEY_TENSORS 5
+#define BASE_KEY_LENGTH (BASE_KEY_TENSORS * FIELDS_PER_TENSOR + 1)
 
 static PyObject *plans;              /* fp8gemm.launch_plans._plans, never rebound */
 static PyObject *current_device;     /* torch._C._cuda_getDevice */
@@ -69,29 +75,43 @@ static PyObject *raise_launch_error; /* (CUresult as int) -> raises RuntimeError
 static LaunchKernelFn launch_kernel;
 
 static PyObject *name_data_ptr, *name_shape, *name_stride, *name_dtype, *name_get_device, *name_launch,
-    *name_native, *name_cdata;
+    *name_native, *name_cdata, *name_is_neg;
 
 static PyObject *call_method(PyObject *self, PyObject *name, PyObject *arg) {
     PyObject *args[2] = {self, arg};
     return PyObject_VectorcallMethod(name, args, arg ? 2 : 1, NULL);
 }
 
-/* Borrowed references to the two items of a tuple or list of two; 0 when `pair` is not one. */
+/* New references to the two items of a tuple or list of two; 0 when `pair` is not one. Owned, not
+ * borrowed: reading a tensor can run Python code (a subclass's getters, a TorchFunctionMode) that empties
+ * a list. */
 static int unpack_pair(PyObject *pair, PyObject **first, PyObject **second) {
     if (PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2) {
         *first = PyTuple_GET_ITEM(pair, 0);
         *second = PyTuple_GET_ITEM(pair, 1);
-        return 1;
-    }
-    if (PyList_Check(pair) && PyList_GET_SIZE(pair) == 2) {
+    } else if (PyList_Check(pair) && PyList_GET_SIZE(pair) == 2) {
         *first = PyList_GET_ITEM(pair, 0);
         *second = PyList_GET_ITEM(pair, 1);
-        return 1;
+    } else {
+        return 0;
     }
-    return 0;
+    Py_INCREF(*first);
+    Py_INCREF(*second);
+    return 1;
 }
 
-/* key[at:at+4] = (tensor.data_ptr(), tensor.shape, tensor.stride(), tensor.dtype); -1 with an exception. */
+/* Whether `tensor` is a negative view (-1 with an exception set): validation rejects those, since the kernels
+ * read the bytes, and a negative view has the same pointer, sizes, strides and dtype as its base. torch's
+ * shim has no getter for the bit. */
+static int is_neg(PyObject *tensor) {
+    PyObject *flag = call_method(tensor, name_is_neg, NULL);
+    if (flag == NULL) return -1;
+    int result = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    return result;
+}
+
+/* key[at:at+5] = (data_ptr(), shape, stride(), dtype, is_neg()); -1 with an exception. */
 static int put_tensor(PyObject *key, Py_ssize_t at, PyObject *tensor) {
     PyObject *value = call_method(tensor, name_data_ptr, NULL);
     if (value == NULL) return -1;
@@ -102,21 +122,24 @@ static int put_tensor(PyObject *key, Py_ssize_t at, PyObject *tensor) {
     PyTuple_SET_ITEM(key, at + 2, value);
     if ((value = PyObject_GetAttr(tensor, name_dtype)) == NULL) return -1;
     PyTuple_SET_ITEM(key, at + 3, value);
+    if ((value = call_method(tensor, name_is_neg, NULL)) == NULL) return -1;
+    PyTuple_SET_ITEM(key, at + 4, value);
     return 0;
 }
 
 /* The tuple key of fp8gemm.launch_plans.plan_key, built the same way (tensor subclasses take this path). */
 static PyObject *tuple_key(PyObject *const *tensors, Py_ssize_t num_tensors, PyObject *scalars) {
     Py_ssize_t num_scalars = PyTuple_GET_SIZE(scalars);
-    Py_ssize_t length = BASE_KEY_LENGTH + (num_tensors - 5) * FIELDS_PER_TENSOR + num_scalars;
+    Py_ssize_t length = BASE_KEY_LENGTH + (num_tensors - BASE_KEY_TENSORS) * FIELDS_PER_TENSOR + num_scalars;
     PyObject *key = PyTuple_New(length);
     if (key == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < 5; ++i)
+    for (Py_ssize_t i = 0; i < BASE_KEY_TENSORS; ++i)
         if (put_tensor(key, i * FIELDS_PER_TENSOR, tensors[i])) goto fail;
-    PyObject *device = call_method(tensors[4], name_get_device, NULL);
+    PyObject *device = call_method(tensors[BASE_KEY_TENSORS - 1], name_get_device, NULL);
     if (device == NULL) goto fail;
     PyTuple_SET_ITEM(key, BASE_KEY_LENGTH - 1, device);
-    if (num_tensors > 5 && put_tensor(key, BASE_KEY_LENGTH, tensors[5])) goto fail;
+    if (num_tensors > BASE_KEY_TENSORS && put_tensor(key, BASE_KEY_LENGTH, tensors[BASE_KEY_TENSORS]))
+        goto fail;
     for (Py_ssize_t i = 0; i < num_scalars; ++i) {
         PyObject *scalar = PyTuple_GET_ITEM(scalars, i);
         Py_INCREF(scalar);
@@ -144,10 +167,12 @@ static int pack_tensor(int64_t *slots, Py_ssize_t *used, PyObject *tensor) {
         shim.sizes(handle, &sizes) || shim.strides(handle, &strides) || shim.dtype(handle, &dtype) ||
         shim.device_type(handle, &device_type) || shim.device_index(handle, &device_index))
         return 1;
+    int negative = is_neg(tensor);
+    if (negative < 0) return -1;
     int64_t *out = slots + *used;
     out[0] = (int64_t)(uintptr_t)data;
     out[1] = dim;
-    out[2] = dtype;
+    out[2] = ((int64_t)negative << 32) | (uint32_t)dtype;
     out[3] = ((int64_t)device_type << 32) | (uint32_t)device_index;
     memcpy(out + 4, sizes, (size_t)dim * sizeof(int64_t));
     memcpy(out + 4 + dim, strides, (size_t)dim * sizeof(int64_t));
@@ -191,13 +216,20 @@ static int is_plain_tensor(PyObject *object) {
  * NULL without one where the arguments have no key. */
 static PyObject *plan_key(PyObject *a, PyObject *b, PyObject *d, PyObject *extra, PyObject *scalars) {
     PyObject *tensors[MAX_KEY_TENSORS];
-    if (!unpack_pair(a, &tensors[0], &tensors[1]) || !unpack_pair(b, &tensors[2], &tensors[3])) return NULL;
-    tensors[4] = d;
-    Py_ssize_t num_tensors = 5;
+    if (!unpack_pair(a, &tensors[0], &tensors[1])) return NULL;
+    if (!unpack_pair(b, &tensors[2], &tensors[3])) {
+        Py_DECREF(tensors[0]);
+        Py_DECREF(tensors[1]);
+        return NULL;
+    }
+    tensors[BASE_KEY_TENSORS - 1] = d;
+    Py_ssize_t num_tensors = BASE_KEY_TENSORS;
     if (extra != Py_None) tensors[num_tensors++] = extra;
     int plain = shim.data_ptr != NULL;
     for (Py_ssize_t i = 0; plain && i < num_tensors; ++i) plain = is_plain_tensor(tensors[i]);
-    PyObject *key = plain ? packed_key(tensors, num_tensors, scalars) : tuple_key(tensors, num_tensors, scalars);
+    PyObject *key =
+        plain ? packed_key(tensors, num_tensors, scalars) : tuple_key(tensors, num_tensors, scalars);
+    for (int i = 0; i < 4; ++i) Py_DECREF(tensors[i]); /* the two pairs' items, owned by unpack_pair */
     /* The Python key treats these as "not a tensor": the validation path then names the argument. */
     if (key == NULL && PyErr_Occurred() &&
         (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_ValueError) ||
@@ -209,12 +241,20 @@ static PyObject *plan_key(PyObject *a, PyObject *b, PyObject *d, PyObject *extra
 /* 0 when launched, 1 when another device is current (the caller's Python launch switches to the plan's
  * device around the call), -1 with an exception set. */
 static int launch_on_current_stream(const NativePlan *p, void **kernel_params) {
+    if (launch_kernel == NULL || current_device == NULL || current_raw_stream == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fp8gemm's C warm path has no driver entry point configured");
+        return -1;
+    }
     PyObject *device = PyObject_CallNoArgs(current_device);
     if (device == NULL) return -1;
     long device_index = PyLong_AsLong(device);
+    if (device_index == -1 && PyErr_Occurred()) {
+        Py_DECREF(device);
+        return -1;
+    }
     if (device_index != p->device_index) {
         Py_DECREF(device);
-        return PyErr_Occurred() ? -1 : 1;
+        return 1;
     }
     PyObject *stream = PyObject_CallOneArg(current_raw_stream, device);
     Py_DECREF(device);
@@ -223,8 +263,12 @@ static int launch_on_current_stream(const NativePlan *p, void **kernel_params) {
     Py_DECREF(stream);
     if (stream_handle == NULL && PyErr_Occurred()) return -1;
 
-    int err = launch_kernel((void *)(uintptr_t)p->function, p->grid, 1, 1, p->threads, 1, 1, p->smem_bytes,
-                            stream_handle, kernel_params, NULL);
+    int err;
+    /* As cuda.bindings does: a launch can block on a full queue, and other threads may need the GIL. */
+    Py_BEGIN_ALLOW_THREADS
+    err = launch_kernel((void *)(uintptr_t)p->function, p->grid, 1, 1, p->threads, 1, 1, p->smem_bytes,
+                        stream_handle, kernel_params, NULL);
+    Py_END_ALLOW_THREADS
     if (err != 0) {
         PyObject *raised = PyObject_CallFunction(raise_launch_error, "i", err);
         Py_XDECREF(raised);
@@ -258,19 +302,20 @@ static int launch_plan(PyObject *plan) {
 static PyObject *launch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 6 || !PyBytes_Check(args[5])) {
-        PyErr_SetString(PyExc_TypeError, "launch(function, device_index, grid, threads, smem_bytes, params: bytes)");
-        return NULL;
-    }
-    if (launch_kernel == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "launch before configure()");
+        PyErr_SetString(PyExc_TypeError,
+                        "launch(function, device_index, grid, threads, smem_bytes, params: bytes)");
         return NULL;
     }
     NativePlan p = {0};
     p.function = PyLong_AsUnsignedLongLong(args[0]);
     p.device_index = PyLong_AsLongLong(args[1]);
-    p.grid = (uint32_t)PyLong_AsUnsignedLong(args[2]);
-    p.threads = (uint32_t)PyLong_AsUnsignedLong(args[3]);
-    p.smem_bytes = (uint32_t)PyLong_AsUnsignedLong(args[4]);
+    uint32_t *dims[] = {&p.grid, &p.threads, &p.smem_bytes};
+    for (int i = 0; i < 3; ++i) {
+        unsigned long long value = PyLong_AsUnsignedLongLong(args[2 + i]);
+        if (value > UINT32_MAX && !PyErr_Occurred())
+            PyErr_SetString(PyExc_OverflowError, "launch: grid, threads and smem_bytes are 32-bit");
+        *dims[i] = (uint32_t)value;
+    }
     if (PyErr_Occurred()) return NULL;
     void *kernel_params[1] = {PyBytes_AS_STRING(args[5])};
     int status = launch_on_current_stream(&p, kernel_params);
@@ -295,7 +340,14 @@ static PyObject *warm_launch(PyObject *self, PyObject *const *args, Py_ssize_t n
         if (PyErr_Occurred()) return NULL;
         Py_RETURN_NONE;
     }
-    PyObject *plan = PyDict_GetItemWithError(plans, key);
+    /* Held across the lookup: a scalar's __eq__ is Python code, which may reconfigure this module. */
+    PyObject *store = plans;
+    Py_INCREF(store);
+    PyObject *plan = PyDict_GetItemWithError(store, key);
+    /* Owned before anything else runs: dropping the key or the launch's stream lookup run Python code,
+     * which may drop the plan from the dict. */
+    Py_XINCREF(plan);
+    Py_DECREF(store);
     if (plan == NULL) {
         if (PyErr_Occurred()) {
             Py_DECREF(key);
@@ -304,8 +356,6 @@ static PyObject *warm_launch(PyObject *self, PyObject *const *args, Py_ssize_t n
         return key;
     }
     Py_DECREF(key);
-    /* The launch calls back into Python (stream lookup), where another thread may drop the plan. */
-    Py_INCREF(plan);
     int failed = launch_plan(plan);
     Py_DECREF(plan);
     if (failed) return NULL;
@@ -324,14 +374,9 @@ static PyObject *key(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return result;
 }
 
-static int set_callable(PyObject **slot, PyObject *value) {
-    if (value != Py_None && !PyCallable_Check(value)) {
-        PyErr_SetString(PyExc_TypeError, "configure: expected a callable or None");
-        return -1;
-    }
-    Py_INCREF(value);
+static void set_object(PyObject **slot, PyObject *value) {
+    Py_XINCREF(value);
     Py_XSETREF(*slot, value);
-    return 0;
 }
 
 /* configure(plans: dict, current_device, current_raw_stream, raise_launch_error, launch_kernel_address). */
@@ -345,22 +390,42 @@ static PyObject *configure(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     unsigned long long address = PyLong_AsUnsignedLongLong(args[4]);
     if (address == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    if (set_callable(&current_device, args[1]) || set_callable(&current_raw_stream, args[2]) ||
-        set_callable(&raise_launch_error, args[3]))
+    /* current_device and current_raw_stream may be None (a CPU build of torch, tests): no launch then. */
+    for (int i = 1; i <= 2; ++i) {
+        if (args[i] != Py_None && !PyCallable_Check(args[i])) {
+            PyErr_SetString(PyExc_TypeError,
+                            "configure: current_device and current_raw_stream must be callables or None");
+            return NULL;
+        }
+    }
+    if (!PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "configure: raise_launch_error must be callable");
         return NULL;
-    Py_INCREF(args[0]);
-    Py_XSETREF(plans, args[0]);
-    launch_kernel = (LaunchKernelFn)(uintptr_t)address;
+    }
+    set_object(&plans, args[0]);
+    set_object(&current_device, args[1] == Py_None ? NULL : args[1]);
+    set_object(&current_raw_stream, args[2] == Py_None ? NULL : args[2]);
+    set_object(&raise_launch_error, args[3]);
+    launch_kernel = address ? (LaunchKernelFn)(uintptr_t)address : NULL;
     Py_RETURN_NONE;
 }
 
 /* read_tensors_with(tensor_type, parameter_type, shim_addresses: tuple of 7 ints): the packed key's
- * ingredients, in the order of the shim struct above. */
+ * ingredients, in the order of the shim struct above; read_tensors_with(None, None, ()) goes back to tuple
+ * keys. */
 static PyObject *read_tensors_with(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
+    if (nargs == 3 && args[0] == Py_None && args[1] == Py_None && PyTuple_Check(args[2]) &&
+        PyTuple_GET_SIZE(args[2]) == 0) {
+        memset(&shim, 0, sizeof shim);
+        Py_CLEAR(tensor_type);
+        Py_CLEAR(parameter_type);
+        Py_RETURN_NONE;
+    }
     if (nargs != 3 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyTuple_Check(args[2]) ||
         PyTuple_GET_SIZE(args[2]) != SHIM_FUNCTIONS) {
-        PyErr_SetString(PyExc_TypeError, "read_tensors_with(tensor_type, parameter_type, shim_addresses: tuple of 7)");
+        PyErr_SetString(PyExc_TypeError,
+                        "read_tensors_with(tensor_type, parameter_type, shim_addresses: tuple of 7)");
         return NULL;
     }
     void *addresses[SHIM_FUNCTIONS];
@@ -412,7 +477,8 @@ PyMODINIT_FUNC PyInit__fp8gemm_warm_call(void) {
         !(name_get_device = PyUnicode_InternFromString("get_device")) ||
         !(name_launch = PyUnicode_InternFromString("launch")) ||
         !(name_native = PyUnicode_InternFromString("native")) ||
-        !(name_cdata = PyUnicode_InternFromString("_cdata")))
+        !(name_cdata = PyUnicode_InternFromString("_cdata")) ||
+        !(name_is_neg = PyUnicode_InternFromString("is_neg")))
         return NULL;
     return PyModule_Create(&module);
 }
