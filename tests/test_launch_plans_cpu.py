@@ -261,3 +261,13 @@ def test_forcing_a_config_forgets_stored_plans() -> None:
     launch_plans.remember(("stale",), object())
     with forced_config(GemmConfig(GemmType.DENSE, 64, 16, 8, False)):
         assert launch_plans.lookup(("stale",)) is None
+
+
+@pytest.mark.parametrize("switch,expected", [("0", []), ("1", ["install"])])
+def test_the_native_warm_call_switch_decides_whether_the_c_path_installs(monkeypatch, switch, expected) -> None:
+    calls = []
+    monkeypatch.setenv("FP8GEMM_NATIVE_WARM_CALL", switch)
+    monkeypatch.setattr(native, "_started", False)
+    monkeypatch.setattr(native, "install", lambda: calls.append("install"))
+    native.start(wait=True)
+    assert calls == expected
