@@ -1,13 +1,15 @@
 """Warm-call cache: a validated call's LaunchPlan, keyed by everything the validation and the plan read.
 
-The key holds each tensor's data pointer, shape, strides and dtype (and the op's scalar arguments), so a
-call that matches a stored key is one that already passed every check and would build the same descriptors
-and parameters; it skips straight to the launch. Pointers are unique across devices (unified addressing), so
-the device needs no slot of its own. Anything that changes the config choice for the same key (a forced
-config, set_num_sms) must call `forget_all`.
+The key holds each tensor's data pointer, shape, strides, dtype and negative-view bit (and the op's scalar
+arguments), so a call that matches a stored key is one that already passed every check and would build the
+same descriptors and parameters; it skips straight to the launch. The output's device is in the key too:
+addresses are unique across devices (unified addressing) only among live allocations, and a key outlives
+them. Anything that changes the config choice for the same key (a forced config, set_num_sms) must call
+`forget_all`.
 
 `warm_launch` is the first step of every GEMM call: this module's Python version until fp8gemm.jit.native
-replaces it with the same function in C (same keys, same dict).
+replaces it with the same function in C, over the same dict (whose keys it packs into bytes for plain
+tensors: a process that switches over makes each plan once more, under its packed key).
 """
 
 from __future__ import annotations

@@ -156,7 +156,6 @@ def _variant(kind: CastKind, dtype: torch.dtype, use_ue8m0: bool, gemm_layout: b
     return variant
 
 
-
 def per_token_cast_to_fp8(
     x: torch.Tensor, use_ue8m0: bool = False, out_layout: str = "row"
 ) -> tuple[torch.Tensor, torch.Tensor]:
