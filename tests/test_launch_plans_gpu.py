@@ -40,7 +40,7 @@ def _refill(problem, a) -> None:
 
 @pytest.fixture(params=["python", "c"])
 def warm_path(request, monkeypatch) -> None:
-    """Warm calls through the Python path or the C one (fp8gemm.jit.native), whichever is active now."""
+    """Warm calls through the Python path, then through the C one (fp8gemm.jit.native)."""
     if request.param == "python":
         monkeypatch.setattr(launch_plans, "warm_launch", launch_plans.python_warm_launch)
     else:
