@@ -8,7 +8,8 @@ where a = (A fp8 [M, K], per-token scales [M, ceil(K/128)]) and b = (B fp8 [N, K
 [ceil(N/128), ceil(K/128)]).
 
 High level: gemm(x, quantize_weight(w)) quantizes x on the fly; nn.FP8Linear.from_linear(layer) wraps a layer;
-warmup(shapes) compiles the kernels a model needs ahead of time. fp8gemm.ops holds the ops as torch.library
+warmup(shapes) compiles the kernels a model needs ahead of time; wait_for_background_compiles() waits for
+kernels that compile behind a stand-in (the masked kernel with three tile widths, on its first calls). fp8gemm.ops holds the ops as torch.library
 custom ops (torch.ops.fp8gemm.*) for torch.compile and CUDA graphs.
 """
 
@@ -26,6 +27,7 @@ from .api.grouped import (
 )
 from .api.high_level import QuantizedWeight, gemm, quantize_weight
 from .api.quant import per_block_cast_to_fp8, per_token_cast_to_fp8
+from .jit.build import wait_for_background_compiles
 from .utils import (
     ceil_div,
     get_m_alignment_for_contiguous_layout,
@@ -56,5 +58,6 @@ __all__ = [
     "per_token_cast_to_fp8",
     "quantize_weight",
     "set_num_sms",
+    "wait_for_background_compiles",
     "warmup",
 ]

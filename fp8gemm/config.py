@@ -6,7 +6,7 @@ instantiates it, tests compile every one the heuristics can return. Hardware con
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from math import gcd
 
@@ -191,6 +191,10 @@ class GemmConfig:
             if not 1 <= stages <= MAX_STAGES:
                 out.append(f"alt width {block_n}: num_stages={stages} not in [1, {MAX_STAGES}]")
         return out
+
+    def main_width_only(self) -> GemmConfig:
+        """This config without its alt_widths: the same problem with the main tile only."""
+        return replace(self, alt_widths=())
 
     def is_valid(self) -> bool:
         return not self.problems()

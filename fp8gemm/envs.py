@@ -40,3 +40,9 @@ def jit_debug() -> bool:
 def native_warm_call() -> bool:
     """FP8GEMM_NATIVE_WARM_CALL=0: keep warm calls on the Python path instead of the C one (fp8gemm.jit.native)."""
     return os.environ.get("FP8GEMM_NATIVE_WARM_CALL", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def jit_background() -> bool:
+    """FP8GEMM_JIT_BACKGROUND=0: compile every kernel before the call that needs it returns, instead of serving
+    the first calls of a slow-compiling kernel with a quicker one while it compiles (fp8gemm.jit.build)."""
+    return os.environ.get("FP8GEMM_JIT_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")

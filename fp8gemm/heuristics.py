@@ -281,6 +281,11 @@ def forced_config(config: GemmConfig, split_k: int = 1) -> Iterator[None]:
         launch_plans.forget_all()
 
 
+def config_is_forced() -> bool:
+    """Whether a `forced_config` block is active."""
+    return _forced is not None
+
+
 def select_launch(
     gemm_type: GemmType, m: int, n: int, k: int, num_groups: int, num_sms: int, output_f32: bool = False
 ) -> tuple[GemmConfig, int]:

@@ -13,7 +13,7 @@ from bench_rows import _quant_row, _row
 from fp8gemm.bench import cli, runner
 from fp8gemm.bench.cases import Case
 from fp8gemm.bench.suites import JIT_PROBE_SHAPES, DenseShape, MaskedShape, QuantShape, quant_shapes
-from fp8gemm.bench.timing import jit_first_call_ms, timing_method
+from fp8gemm.bench.timing import JitTiming, jit_first_call_ms, timing_method
 from fp8gemm.config import GemmType
 from fp8gemm.heuristics import choose_config
 
@@ -249,3 +249,11 @@ def test_a_failing_quant_shape_becomes_an_error_row() -> None:
     row = runner.measure_quant_shape(QuantShape("per_token", 16, 128), 3000.0)
     assert row.error and row.fp8gemm_us is None and row.copy_gbps == 3000.0
     assert "ERROR" in runner.progress_line(row)
+
+
+def test_jit_line_says_when_a_stand_in_served_the_cold_call() -> None:
+    served = JitTiming("masked", cold_ms=700.0, warm_ms=1.0, cold_chosen_kernel_ms=2100.0)
+    direct = JitTiming("dense", cold_ms=700.0, warm_ms=1.0, cold_chosen_kernel_ms=700.1)
+    lines = cli._jit_lines([served, direct]).splitlines()
+    assert "stand-in" in lines[0] and "2100 ms" in lines[0] and "700 ms" in lines[0]
+    assert "stand-in" not in lines[1]

@@ -6,6 +6,11 @@ padding rows (contiguous) and rows past masked_m (masked) must stay as the NaN t
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -156,3 +161,64 @@ def test_masked_kernel_with_three_widths_follows_the_live_counts_in_a_graph(monk
         graph.replay()
         torch.cuda.synchronize()
         _check_masked(problem, counts)
+
+
+# Run in a fresh process with an empty kernel cache, so that the first call finds the three-width kernel
+# uncompiled. Prints one JSON line.
+_STAND_IN_SCRIPT = """
+import json, torch, fp8gemm
+from fp8gemm import launch_plans
+from fp8gemm.config import GemmType
+from fp8gemm.heuristics import choose_launch
+from fp8gemm.jit import build
+from fp8gemm.testing import calc_diff, grouped_masked_inputs, reference_gemm
+
+sizes, m_max, n, k = [300, 512], 512, 4096, 7168
+chosen, _ = choose_launch(GemmType.GROUPED_MASKED, m_max, n, k, len(sizes), fp8gemm.get_num_sms())
+problem = grouped_masked_inputs(sizes, m_max, n, k)
+a = (problem.a[0], fp8gemm.get_mn_major_tma_aligned_tensor(problem.a[1]))
+args = (a, problem.b, problem.d, problem.masked_m, m_max)
+refs = [reference_gemm((problem.a[0][g, :r], problem.a[1][g, :r]), (problem.b[0][g], problem.b[1][g]))
+        for g, r in enumerate(sizes)]
+
+def diffs():
+    torch.cuda.synchronize()
+    return [calc_diff(problem.d[g, :r], refs[g]) for g, r in enumerate(sizes)]
+
+fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
+out = {"alt_widths": len(chosen.alt_widths), "stand_in_loaded": chosen.main_width_only() in build._loaded,
+       "plans_after_first": len(launch_plans._plans), "first": diffs()}
+stand_in_d = problem.d.clone()
+problem.d.fill_(float("nan"))
+graph = torch.cuda.CUDAGraph()
+with torch.cuda.graph(graph):
+    fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
+out["chosen_loaded_by_capture"] = chosen in build._loaded
+graph.replay()
+out["graph"] = diffs()
+build.wait_for_background_compiles()
+problem.d.fill_(float("nan"))
+fp8gemm.m_grouped_fp8_gemm_nt_masked(*args)
+out["plans_after_compile"] = len(launch_plans._plans)
+out["chosen"] = diffs()
+out["bitwise_equal_to_stand_in"] = bool(torch.equal(problem.d, stand_in_d))
+print(json.dumps(out))
+"""
+
+
+def test_masked_first_calls_take_a_stand_in_until_the_three_width_kernel_is_compiled(tmp_path) -> None:
+    env = {**os.environ, "FP8GEMM_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _STAND_IN_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    print(out)
+    assert out["alt_widths"] > 0, "the heuristic no longer picks a multi-width kernel for this problem"
+    # The first call ran the main width alone and kept no plan (a warm call must not replay the stand-in).
+    assert out["stand_in_loaded"] and out["plans_after_first"] == 0
+    # A graph captured while the chosen kernel compiled waited for it.
+    assert out["chosen_loaded_by_capture"]
+    assert out["plans_after_compile"] == 1
+    for name in ("first", "graph", "chosen"):
+        assert max(out[name]) < 1e-5, (name, out[name])

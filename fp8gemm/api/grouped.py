@@ -15,7 +15,8 @@ import torch
 
 from .. import launch_plans
 from ..config import BLOCK_K, SCALE_BLOCK, GemmType
-from ..heuristics import select_launch
+from ..heuristics import config_is_forced, select_launch
+from ..jit.build import kernel_or_stand_in
 from ..utils import (
     ceil_div,
     get_m_alignment_for_contiguous_layout,
@@ -211,7 +212,11 @@ def m_grouped_fp8_gemm_nt_masked(
         return
     sfa_given, sfa = sfa, get_mn_major_tma_aligned_tensor(sfa)
     v.check_aligned("a[1]", sfa)
-    config, _ = select_launch(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
+    chosen, _ = select_launch(GemmType.GROUPED_MASKED, min(expected_m, m_max), n, k, g, get_num_sms())
+    config = chosen
+    if chosen.alt_widths and not config_is_forced() and not torch.cuda.is_current_stream_capturing():
+        # Its main width alone computes the same rows and compiles in less than half the time.
+        config = kernel_or_stand_in(chosen, chosen.main_width_only())
     plan = launch_gemm(
         config,
         a=a_data,
@@ -230,4 +235,5 @@ def m_grouped_fp8_gemm_nt_masked(
         num_groups=g,
         num_tiles=get_num_sms(),
     )
-    remember_plan(key, plan, sfa is sfa_given and sfb is b[1])
+    if config is chosen:  # a stand-in's plan would outlive the kernel it stands in for
+        remember_plan(key, plan, sfa is sfa_given and sfb is b[1])

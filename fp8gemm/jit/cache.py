@@ -89,6 +89,11 @@ def load(key: str) -> CompileResult | None:
     return CompileResult(cubin=cubin, log=meta["log"], seconds=meta["seconds"], compiler=meta["compiler"])
 
 
+def is_stored(key: str) -> bool:
+    """Whether `key` has an entry (unchecked: `load` verifies it)."""
+    return (cache_root() / key / META_NAME).is_file()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
