@@ -22,8 +22,7 @@ SCALE_BLOCK = 128  # B scales cover 128 x 128; A scales 1 x 128
 BLOCK_M_CHOICES = (64, 128)
 # CTAs per cluster along N: the pair shares one A tile, each loading half and multicasting it to both.
 CLUSTER_N_CHOICES = (1, 2)
-# 56: 128 tiles across N = 7168 (DeepSeek-V3's hidden size), where 64 leaves 20 of 132 SMs idle at M <= 128.
-BLOCK_N_CHOICES = (16, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 256)
+BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 192, 256)
 # Small-M kernels are bound by how many bytes each SM has in flight: measured 2026-11-23 (run 6), the
 # TMA loads alone of 64x2112x7168 (block 64x16, 10 KB stages) took 33.1 / 16.2 / 12.2 µs with 2 / 4 / 8
 # stages, still falling at 8. Tiles up to DEEP_RING_MAX_BLOCK_N columns wide take rings up to MAX_STAGES
@@ -72,19 +71,14 @@ def part_n(block_n: int) -> int:
     return PART_N if block_n > PART_N and block_n % PART_N == 0 else block_n
 
 
-def padded_staging_row_bytes(cols: int) -> int:
-    """A staged BF16 row padded to an odd multiple of 16 bytes past a multiple of 128, so that the 8 rows a warp
-    writes at once fall in different banks (mirrors GemmEpilogue::kStagingRowBytes)."""
-    return 2 * cols + (32 if (2 * cols) % 32 == 16 else 16)
-
-
 def staging_bytes(block_m: int, block_n: int, output_f32: bool) -> int:
     """BF16 epilogue staging: each math warpgroup's 64 rows of one part, swizzled for TMA (no bank conflicts
-    either way) or else in padded rows. FP32 output (D = C + A·Bᵀ) stores straight from registers: none."""
+    either way) or else padded by 16 bytes a row. FP32 output (D = C + A·Bᵀ) stores straight from registers:
+    none."""
     if output_f32:
         return 0
     cols = part_n(block_n)
-    return block_m * 2 * cols if tma_store_capable(cols, output_f32) else block_m * padded_staging_row_bytes(cols)
+    return block_m * 2 * cols if tma_store_capable(cols, output_f32) else block_m * (2 * cols + 16)
 
 
 SPLIT_K_FLAGS_BYTES = 16  # one word per math warpgroup: last to arrive on a split-K tile

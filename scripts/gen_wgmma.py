@@ -15,12 +15,9 @@ from pathlib import Path
 
 HEADER = Path(__file__).resolve().parents[1] / "fp8gemm" / "kernels" / "common" / "wgmma_fp8.cuh"
 
-# wgmma allows any N that is a multiple of 8 up to 256 (PTX ISA 9.7.15.5.1); we emit the multiples of 16 (for
-# experiments such as scripts/experiments/wgmma_rate.py) and every block_n a config may name.
-sys.path.insert(0, str(HEADER.parents[2]))
-from fp8gemm.config import BLOCK_N_CHOICES  # noqa: E402
-
-SUPPORTED_N = tuple(sorted({*range(16, 257, 16), *BLOCK_N_CHOICES}))
+# wgmma allows any N that is a multiple of 8 up to 256 (PTX ISA 9.7.15.5.1); we emit multiples of 16 up to
+# 256 so every block_n the heuristics may ever choose has its instruction.
+SUPPORTED_N = tuple(range(16, 257, 16))
 
 
 def wrapper(n: int) -> str:

@@ -19,12 +19,12 @@ struct GemmEpilogue {
     // BF16 epilogue staging, per math warpgroup 64 rows of one part (kPartN columns): wide tiles stage their parts one
     // after the other, which keeps a fourth stage in shared memory. Parts a whole number of 64 columns wide are staged
     // as TMA's 128-byte swizzle lays them out: column segments of 64 values, each 64 rows of 128 bytes whose 16-byte
-    // chunks are XORed with row % 8; one TMA store per segment writes the tile out. Other widths pad each row to an
-    // odd multiple of 16 bytes past a multiple of 128 (the 32 banks' span). Either way the 8 rows a warp's fragment
-    // writes at once fall in different banks, and 16-byte pieces stay aligned.
+    // chunks are XORed with row % 8; one TMA store per segment writes the tile out. Other widths pad each row by 16
+    // bytes. Either way the 8 rows a warp's fragment writes at once fall in different banks, and 16-byte pieces stay
+    // aligned.
     static constexpr bool kSwizzledStaging = !kOutputF32 && kPartN % 64 == 0;
     static constexpr u32 kStagingSegmentBytes = kWgmmaM * kSwizzleBytes;
-    static constexpr u32 kStagingRowBytes = 2 * kPartN + ((2 * kPartN) % 32 == 16 ? 32 : 16);
+    static constexpr u32 kStagingRowBytes = 2 * kPartN + 16;
     static constexpr u32 kStagingBytesPerWarpgroup =
         kSwizzledStaging ? kWgmmaM * 2 * kPartN : kWgmmaM * kStagingRowBytes;
     static constexpr u32 kSmemStaging = kOutputF32 ? 0 : kNumMathWarpgroups * kStagingBytesPerWarpgroup;
@@ -164,7 +164,7 @@ struct GemmEpilogue {
         // registers (the accumulators are dead here, but the kernel is compiled for the largest tile).
         constexpr u32 kGroupsPerRow = kBlockN / 4;
         constexpr u32 kGroupsPerThread = kWgmmaM * kGroupsPerRow / kWarpgroupThreads;
-        constexpr u32 kBatch = kGroupsPerThread % 4 == 0 ? 4 : kGroupsPerThread % 2 == 0 ? 2 : 1;
+        constexpr u32 kBatch = kGroupsPerThread % 4 == 0 ? 4 : 2;
         static_assert(kGroupsPerThread % kBatch == 0, "whole batches");
         for (u32 first = 0; first < kGroupsPerThread; first += kBatch) {
             float4 sum[kBatch];

@@ -100,7 +100,7 @@ struct Fp8Gemm {
     static_assert(kBlockM == 64 || kBlockM == 128, "one or two math warpgroups of 64 rows");
     static_assert(kClusterN == 1 || kClusterN == 2, "clusters of one or two CTAs along N");
     static_assert(kSmemAPart % kSwizzleAtomBytes == 0, "each multicast part stays swizzle-atom aligned");
-    static_assert(kBlockN % 8 == 0 && kBlockN >= 16 && kBlockN <= 256, "wgmma N");
+    static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "wgmma N");
     static_assert(kSmemA % kSwizzleAtomBytes == 0 && kSmemB % kSwizzleAtomBytes == 0,
                   "stages must keep every tile 1024-byte aligned");
 

@@ -54,20 +54,6 @@ struct WgmmaFp8<48> {
 };
 
 template <>
-struct WgmmaFp8<56> {
-    __device__ __forceinline__ static void mma(u64 desc_a, u64 desc_b, float* d, bool accumulate) {
-        asm volatile(
-            "{\n\t.reg .pred p;\n\t"
-            "setp.ne.b32 p, %30, 0;\n\t"
-            "wgmma.mma_async.sync.aligned.m64n56k32.f32.e4m3.e4m3 "
-            "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27}, "
-            "%28, %29, p, 1, 1;\n\t}"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27])
-            : "l"(desc_a), "l"(desc_b), "r"(static_cast<u32>(accumulate)));
-    }
-};
-
-template <>
 struct WgmmaFp8<64> {
     __device__ __forceinline__ static void mma(u64 desc_a, u64 desc_b, float* d, bool accumulate) {
         asm volatile(
