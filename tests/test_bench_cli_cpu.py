@@ -13,7 +13,7 @@ from bench_rows import _quant_row, _row
 from fp8gemm.bench import cli, runner
 from fp8gemm.bench.cases import Case
 from fp8gemm.bench.suites import JIT_PROBE_SHAPES, DenseShape, MaskedShape, QuantShape, quant_shapes
-from fp8gemm.bench.timing import JitTiming, jit_first_call_ms, timing_method
+from fp8gemm.bench.timing import JitTiming, host_us_per_call_in_turns, jit_first_call_ms, timing_method
 from fp8gemm.config import GemmType
 from fp8gemm.heuristics import choose_config
 
@@ -257,3 +257,13 @@ def test_jit_line_says_when_a_stand_in_served_the_cold_call() -> None:
     lines = cli._jit_lines([served, direct]).splitlines()
     assert "stand-in" in lines[0] and "2100 ms" in lines[0] and "700 ms" in lines[0]
     assert "stand-in" not in lines[1]
+
+
+def test_host_timing_takes_turns_round_by_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "_sleep", lambda cycles: None)
+    order: list[str] = []
+    timings = host_us_per_call_in_turns([lambda: order.append("ours"), lambda: order.append("torch")], calls=2, rounds=3)
+    assert len(timings) == 2 and all(t > 0 for t in timings)
+    # One warm-up call each, then rounds of two calls, the functions alternating round by round.
+    assert order == ["ours", "torch"] + ["ours", "ours", "torch", "torch"] * 3

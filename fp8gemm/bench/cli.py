@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"launch us: host time per warm fp8gemm call ({warm_path} warm path), least of {LAUNCH_ROUNDS} "
         f"rounds of {LAUNCH_CALLS} calls "
-        f"queued behind a busy GPU; torch us: torch's own launch of a trivial kernel, timed the same way right "
-        f"after each row (after the last row: "
+        f"queued behind a busy GPU; torch us: torch's own launch of a trivial kernel, timed the same way, the two "
+        f"taking turns round by round (after the last row: "
         f"{'n/a' if launch_floor_us is None else f'{launch_floor_us:.1f} us'})\n"
     )
     gemm_rows = [row for row in rows if row.suite != "quant"]

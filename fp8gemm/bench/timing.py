@@ -156,30 +156,49 @@ def copy_bandwidth_gbps(
     return 2 * nbytes / ms / 1e6
 
 
-def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS, rounds: int = LAUNCH_ROUNDS) -> float:
-    """Host time to enqueue one warm `fn()` call, in µs: validation, config choice, descriptors, launch.
+def _host_round_us(fn: Callable[[], object], calls: int) -> float:
+    torch.cuda.synchronize()
+    torch.cuda._sleep(BUSY_CYCLES)
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def host_us_per_call_in_turns(
+    fns: Sequence[Callable[[], object]], calls: int = LAUNCH_CALLS, rounds: int = LAUNCH_ROUNDS
+) -> list[float]:
+    """Host time to enqueue one warm call of each of `fns`, in µs: validation, config choice, descriptors, launch.
 
     The GPU is kept busy first so that the calls only queue work; the time is then pure host overhead,
-    never time spent waiting for the GPU. The least of `rounds` rounds of `calls` calls: the call's own
-    cost, without the rounds the OS scheduler interrupted (single rounds vary by up to 2x on a shared host).
+    never time spent waiting for the GPU. Per function, the least of `rounds` rounds of `calls` calls: the
+    call's own cost, without the rounds the OS scheduler interrupted (single rounds vary by up to 2x on a
+    shared host). The functions take turns round by round, so that a host that drifts (the lent ones moved
+    torch's own launch between 5.3 and 8.5 µs within one run) weighs on each of them alike.
     """
-    fn()
-    best = float("inf")
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
     for _ in range(rounds):
-        torch.cuda.synchronize()
-        torch.cuda._sleep(BUSY_CYCLES)
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, time.perf_counter() - start)
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], _host_round_us(fn, calls))
     torch.cuda.synchronize()
-    return best / calls * 1e6
+    return best
+
+
+def host_us_per_call(fn: Callable[[], object], calls: int = LAUNCH_CALLS, rounds: int = LAUNCH_ROUNDS) -> float:
+    """`host_us_per_call_in_turns` of one function."""
+    return host_us_per_call_in_turns([fn], calls, rounds)[0]
+
+
+def trivial_torch_launch() -> None:
+    """torch's own launch of a trivial kernel: what this host's driver and torch's dispatch cost per launch."""
+    torch.cuda._sleep(1)
 
 
 def torch_launch_us() -> float:
-    """`host_us_per_call` of torch's own launch of one trivial kernel (`torch.cuda._sleep`): what this host's
-    driver and torch's dispatch cost per launch, the floor under any library's per-call host time."""
-    return host_us_per_call(lambda: torch.cuda._sleep(1))
+    """`host_us_per_call` of `trivial_torch_launch`: the floor under any library's per-call host time."""
+    return host_us_per_call(trivial_torch_launch)
 
 
 @dataclass
