@@ -126,3 +126,16 @@ def test_a_failed_background_compile_is_raised_by_the_next_call(fake_compiler: F
     with pytest.raises(CompileError, match="fake ptxas error"):
         build.get_kernel(CHOSEN)
     assert not build._building
+
+
+def test_without_threads_at_shutdown_the_call_compiles_the_chosen_kernel_itself(
+    fake_compiler: FakeCompiler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class ShutDownPool:
+        def submit(self, *args: object) -> None:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(build, "_background_pool", ShutDownPool)
+    fake_compiler.release()
+    assert build.kernel_or_stand_in(CHOSEN, STAND_IN) == CHOSEN
+    assert CHOSEN in build._loaded and not build._building

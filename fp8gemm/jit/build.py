@@ -114,7 +114,11 @@ def kernel_or_stand_in(config: GemmConfig, stand_in: GemmConfig) -> GemmConfig:
             return config
         future, owner = _claim(config)
         if owner:
-            _background_pool().submit(_fill, config, future, True)
+            try:
+                _background_pool().submit(_fill, config, future, True)
+            except RuntimeError:  # the interpreter is shutting down: no new threads
+                _fill(config, future)
+                return config
     return stand_in
 
 
