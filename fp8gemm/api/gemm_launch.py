@@ -118,32 +118,32 @@ def launch_gemm(
                    swizzle_128b=True)
     tma_sfa = tma_2d(sfa, sfa_rows, sfa_col, get_tma_aligned_size(sfa_col, 4), config.block_m, 1, swizzle_128b=False)
 
-    def params_for(block_n: int) -> ctypes.Array:
-        return pack_gemm_params(
-            tma_a=tma_a,
-            tma_b=tma_2d(b, b_rows, shape_k, b.stride(-2), BLOCK_K, block_n, swizzle_128b=True),
-            tma_sfa=tma_sfa,
-            # D has A's rows (all groups' for the grouped layouts).
-            tma_d=_tma_d(block_n, config.output_f32, d, a_rows, shape_n, num_splits),
-            sfb=sfb.data_ptr(),
-            d=d.data_ptr(),
-            c=0 if c is None else c.data_ptr(),
-            group_info=0 if group_info is None else group_info.data_ptr(),
-            workspace=0,
-            tile_counters=0 if tile_counters is None else tile_counters.data_ptr(),
-            shape_m=shape_m,
-            shape_n=shape_n,
-            shape_k=shape_k,
-            num_groups=num_groups,
-            ldd=d.stride(-2),
-            ldc=0 if c is None else c.stride(-2),
-            num_splits=num_splits,
-        )
+    def tma_b(block_n: int) -> bytes:
+        return tma_2d(b, b_rows, shape_k, b.stride(-2), BLOCK_K, block_n, swizzle_128b=True)
 
-    params = params_for(config.block_n)
+    params = pack_gemm_params(
+        tma_a=tma_a,
+        tma_b=tma_b(config.block_n),
+        tma_sfa=tma_sfa,
+        # D has A's rows (all groups' for the grouped layouts).
+        tma_d=_tma_d(config.block_n, config.output_f32, d, a_rows, shape_n, num_splits),
+        sfb=sfb.data_ptr(),
+        d=d.data_ptr(),
+        c=0 if c is None else c.data_ptr(),
+        group_info=0 if group_info is None else group_info.data_ptr(),
+        workspace=0,
+        tile_counters=0 if tile_counters is None else tile_counters.data_ptr(),
+        shape_m=shape_m,
+        shape_n=shape_n,
+        shape_k=shape_k,
+        num_groups=num_groups,
+        ldd=d.stride(-2),
+        ldc=0 if c is None else c.stride(-2),
+        num_splits=num_splits,
+    )
     if config.alt_widths:
-        # fp8gemm::MaskedWidthParams: the main width's parameters, then each alternative's, in order.
-        packed = params.raw + b"".join(params_for(block_n).raw for block_n, _ in config.alt_widths)
+        # fp8gemm::MaskedWidthParams: the main width's parameters, then each alternative's B descriptor, in order.
+        packed = params.raw + b"".join(tma_b(block_n) for block_n, _ in config.alt_widths)
         params = ctypes.create_string_buffer(packed, len(packed))
     plan = LaunchPlan(kernel, device_index, grid, params)
     if num_splits > 1:

@@ -104,7 +104,11 @@ struct Fp8Gemm {
     static_assert(kSmemA % kSwizzleAtomBytes == 0 && kSmemB % kSwizzleAtomBytes == 0,
                   "stages must keep every tile 1024-byte aligned");
 
-    __device__ static void run(const GemmParams& p) {
+    __device__ static void run(const GemmParams& p) { run(p, p.tma_b); }
+
+    // tma_b: B's descriptor for this tile width, where it is not p's own (the masked kernel's other widths
+    // share every other parameter with its first: fp8gemm::MaskedWidthParams).
+    __device__ static void run(const GemmParams& p, const TmaDescriptor& tma_b) {
         extern __shared__ u8 smem_raw[];
         // The base is 1024-byte aligned in practice (checked below, no slack is allocated). Computed this way
         // rather than declared aligned: as the symbol's constant address, ptxas rebuilds the base at every
@@ -115,7 +119,7 @@ struct Fp8Gemm {
             if (dynamic_smem_bytes() < kSmemBytes) __trap();  // launched with the wrong config
             if (smem_u32(smem_raw) % kSwizzleAtomBytes != 0) __trap();  // no slack to align it ourselves
             tma_prefetch_descriptor(&p.tma_a);
-            tma_prefetch_descriptor(&p.tma_b);
+            tma_prefetch_descriptor(&tma_b);
             tma_prefetch_descriptor(&p.tma_sfa);
             if (p.tma_store) tma_prefetch_descriptor(&p.tma_d);
 #pragma unroll
@@ -140,7 +144,7 @@ struct Fp8Gemm {
         // the kernel's entry budget (65536 / kNumThreads registers), not the math warpgroups' larger one.
         if (thread >= kNumMathThreads) {
             warpgroup_reg_dealloc<kProducerRegisters>();
-            if (thread == kNumMathThreads) produce(p, smem_parts);
+            if (thread == kNumMathThreads) produce(p, tma_b, smem_parts);
         } else {
             warpgroup_reg_alloc<kMathRegisters>();
             consume(p, smem_parts, thread);
@@ -208,7 +212,7 @@ struct Fp8Gemm {
 
     // One thread: fills stage after stage with K blocks of the tiles this CTA computes, in the same order
     // the math warpgroups consume them (both walk their own copy of the scheduler).
-    __device__ static void produce(const GemmParams& p, const Smem& smem) {
+    __device__ static void produce(const GemmParams& p, const TmaDescriptor& tma_b, const Smem& smem) {
         const u32 num_k_blocks = ceil_div(p.shape_k, kBlockK);
         Scheduler scheduler = make_scheduler(p, num_k_blocks);
         const u32 cluster_rank = kClusterN > 1 ? cluster_cta_rank() : 0u;
@@ -239,7 +243,7 @@ struct Fp8Gemm {
                 } else {
                     tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);
                 }
-                tma_load_2d(smem.b() + s * kSmemB, &p.tma_b, full, k_elem, b_row);
+                tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);
                 tma_load_2d(smem.sfa() + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
                             sfa_row + k);
                 // B's scales arrive with the stage: the math warps read them from shared memory, off the

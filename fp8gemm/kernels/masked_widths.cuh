@@ -21,10 +21,13 @@ struct TileWidth {
     static constexpr u32 kCostPercent = kCostPercent_;
 };
 
-// One GemmParams per width, in the kernel's width order (the host packs them back to back).
+// The widths differ only in B's descriptor (its box is BLOCK_N rows): one GemmParams for the first width, then
+// B's descriptor for each other width, in the kernel's width order. Sharing the rest keeps the block at 896 bytes
+// for three widths instead of 1920, 0.35 µs less per launch on the lent H200 (docs/performance.md, run 15).
 template <u32 kNumWidths>
 struct MaskedWidthParams {
-    GemmParams width[kNumWidths];
+    GemmParams first;
+    TmaDescriptor other_tma_b[kNumWidths - 1];
 };
 
 template <u32 kFirst, u32... kRest>
@@ -47,13 +50,17 @@ struct MaskedWidths {
     using Kernel = Fp8Gemm<GemmType::GroupedMasked, kBlockM, Width::kBlockN, Width::kNumStages, false, 1>;
 
     static_assert(kNumWidths >= 2, "one width is a plain Fp8Gemm");
-    static_assert(sizeof(Params) == kNumWidths * sizeof(GemmParams), "host mirrors this layout");
+    static_assert(sizeof(Params) == sizeof(GemmParams) + (kNumWidths - 1) * sizeof(TmaDescriptor),
+                  "host mirrors this layout");
     using First = Kernel<typename FirstOf<Widths...>::Type>;
+    // Every width that stores through TMA uses the first width's D descriptor and tma_store flag, which the host
+    // sets from the same alignment test: the first width must be one of them.
+    static_assert(FirstOf<Widths...>::Type::kBlockN % 64 == 0, "the first width stores D through TMA");
     static constexpr u32 kNumThreads = First::kNumThreads;
     static_assert(((Kernel<Widths>::kNumThreads == kNumThreads) && ...), "one block shape for every width");
     static constexpr u32 kSmemBytes = largest_of<Kernel<Widths>::kSmemBytes...>();
 
-    __device__ static void run(const Params& p) { run_width<0, Widths...>(p, choose(p.width[0])); }
+    __device__ static void run(const Params& p) { run_width<0, Widths...>(p, choose(p.first)); }
 
 private:
     // Each warp sums the m blocks itself (the same loads, the same sum): no shared memory, no block barrier.
@@ -78,12 +85,21 @@ private:
         return best;
     }
 
+    template <u32 kIndex>
+    __device__ static const TmaDescriptor& tma_b(const Params& p) {
+        if constexpr (kIndex == 0) {
+            return p.first.tma_b;
+        } else {
+            return p.other_tma_b[kIndex - 1];
+        }
+    }
+
     template <u32 kIndex, class Width, class... Rest>
     __device__ static void run_width(const Params& p, u32 chosen) {
         if constexpr (sizeof...(Rest) == 0) {
-            Kernel<Width>::run(p.width[kIndex]);
+            Kernel<Width>::run(p.first, tma_b<kIndex>(p));
         } else if (chosen == kIndex) {
-            Kernel<Width>::run(p.width[kIndex]);
+            Kernel<Width>::run(p.first, tma_b<kIndex>(p));
         } else {
             run_width<kIndex + 1, Rest...>(p, chosen);
         }

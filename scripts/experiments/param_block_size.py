@@ -1,7 +1,7 @@
-"""Host cost of a kernel's parameter block size: does a masked launch pay for its 1920 bytes?
+"""Host cost of a kernel's parameter block size: what a masked launch paid for its 1920 bytes.
 
-The three-width masked kernel takes one GemmParams per width (3 x 640 bytes); sharing everything but B's
-descriptor would make it 896. This launches empty kernels whose one __grid_constant__ parameter is 640, 896 and
+The three-width masked kernel took one GemmParams per width (3 x 640 bytes) until run 15; sharing everything but
+B's descriptor made it 896. This launches empty kernels whose one __grid_constant__ parameter is 640, 896 and
 1920 bytes, through the same raw launch the warm calls use (fp8gemm.jit.native), while the GPU is busy, the
 sizes taking turns round by round. Prints the least µs per launch of each size and torch's own launch.
 Usage: python scripts/experiments/param_block_size.py
