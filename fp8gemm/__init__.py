@@ -9,8 +9,8 @@ where a = (A fp8 [M, K], per-token scales [M, ceil(K/128)]) and b = (B fp8 [N, K
 
 High level: gemm(x, quantize_weight(w)) quantizes x on the fly; nn.FP8Linear.from_linear(layer) wraps a layer;
 warmup(shapes) compiles the kernels a model needs ahead of time; wait_for_background_compiles() waits for
-kernels that compile behind a stand-in (the masked kernel with three tile widths, on its first calls). fp8gemm.ops holds the ops as torch.library
-custom ops (torch.ops.fp8gemm.*) for torch.compile and CUDA graphs.
+kernels that compile behind a stand-in (the masked kernel with three tile widths, on its first calls).
+fp8gemm.ops holds the ops as torch.library custom ops (torch.ops.fp8gemm.*) for torch.compile and CUDA graphs.
 """
 
 __version__ = "0.1.0"

@@ -208,8 +208,9 @@ class JitTiming:
     shape: str
     cold_ms: float | None = None
     warm_ms: float | None = None
-    # With the empty cache: when the kernel the heuristic chose was loaded, counted from the same start as
-    # cold_ms. Later than cold_ms where a stand-in served the first call while it compiled (fp8gemm.jit.build).
+    # With the empty cache: when the kernel the heuristic chose was compiled and ready, counted from the same
+    # start as cold_ms. Later than cold_ms where a stand-in served the first call while it compiled
+    # (fp8gemm.jit.build).
     cold_chosen_kernel_ms: float | None = None
     error: str | None = None
 
