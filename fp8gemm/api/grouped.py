@@ -235,5 +235,7 @@ def m_grouped_fp8_gemm_nt_masked(
         num_groups=g,
         num_tiles=get_num_sms(),
     )
-    if config is chosen:  # a stand-in's plan would outlive the kernel it stands in for
+    # No plan for a stand-in: warm calls would replay it after the chosen kernel is ready, and one made during
+    # CUDA-graph capture would put it in the graph (the warm path does not check for capture).
+    if config is chosen:
         remember_plan(key, plan, sfa is sfa_given and sfb is b[1])
