@@ -48,6 +48,7 @@ BLOCK_K = 128
 SUM_ORDER_TOLERANCE = 1e-6
 MAIN = "fp8_gemm.cuh"
 SCHEDULER = "common/scheduler.cuh"
+PTX = "common/ptx.cuh"
 # No runtime division on the way to a CTA's first tile where none is needed: an unsplit dense launch skips
 # the split arithmetic, and a single m block maps the walk index straight to its n block.
 FAST_SCHEDULER = {
@@ -73,6 +74,70 @@ FIRST_LAP = {
     "StageCursor<kNumStages> fill_at;": "StageCursor<kNumStages> fill_at;\nu32 fills = 0;",
     "mbarrier_wait(smem.empty_bar(s), fill_at.phase ^ 1u);": (
         "if (fills >= kNumStages) mbarrier_wait(smem.empty_bar(s), fill_at.phase ^ 1u);\n++fills;"
+    ),
+}
+
+# The launch-config checks, each a constant-bank read the producer's path waits on, made by math thread 0.
+CHECKS_OFF_PATH = {
+    "            if (dynamic_smem_bytes() < kSmemBytes) __trap();  // launched with the wrong config\n"
+    "            if (smem_u32(smem_raw) % kSwizzleAtomBytes != 0) __trap();  // no slack to align it ourselves\n": "",
+    "        const u32 thread = threadIdx.x;\n": (
+        "        const u32 thread = threadIdx.x;\n"
+        "        if (thread == 0) {\n"
+        "            if (dynamic_smem_bytes() < kSmemBytes) __trap();\n"
+        "            if (smem_u32(smem_raw) % kSwizzleAtomBytes != 0) __trap();\n"
+        "        }\n"
+    ),
+}
+# fence.mbarrier_init (a MEMBAR.ALL.CTA in the SASS) only where a peer CTA arrives on the barriers.
+INIT_FENCE_CLUSTER_ONLY = {
+    "            fence_barrier_init();\n": "            if constexpr (kClusterN > 1) fence_barrier_init();\n",
+}
+# The descriptor prefetches issued after the barrier set-up and its fences, so no fence can wait on them.
+PREFETCH_AFTER_INIT = {
+    "            tma_prefetch_descriptor(&p.tma_a);\n"
+    "            tma_prefetch_descriptor(&tma_b);\n"
+    "            tma_prefetch_descriptor(&p.tma_sfa);\n"
+    "            if (p.tma_store) tma_prefetch_descriptor(&p.tma_d);\n": "",
+    "            fence_proxy_async_shared();\n        }\n": (
+        "            fence_proxy_async_shared();\n"
+        "            tma_prefetch_descriptor(&p.tma_a);\n"
+        "            tma_prefetch_descriptor(&tma_b);\n"
+        "            tma_prefetch_descriptor(&p.tma_sfa);\n"
+        "            if (p.tma_store) tma_prefetch_descriptor(&p.tma_d);\n"
+        "        }\n"
+    ),
+}
+# L2 eviction hints on the operand loads: B is read once (evict first), A by every CTA (evict last).
+CACHE_HINTS_PTX = {
+    "// Same box, written to the same smem offset in every CTA of `cta_mask`": (
+        "__device__ __forceinline__ u64 l2_policy_evict_first() {\n"
+        "    u64 policy;\n"
+        '    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));\n'
+        "    return policy;\n"
+        "}\n"
+        "__device__ __forceinline__ u64 l2_policy_evict_last() {\n"
+        "    u64 policy;\n"
+        '    asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));\n'
+        "    return policy;\n"
+        "}\n"
+        "__device__ __forceinline__ void tma_load_2d_hint(u32 smem_dst, const TmaDescriptor* desc, u32 bar, i32 c0,\n"
+        "                                                 i32 c1, u64 policy) {\n"
+        "    asm volatile(\n"
+        '        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint "\n'
+        '        "[%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_dst),\n'
+        '        "l"(reinterpret_cast<u64>(desc)), "r"(bar), "r"(c0), "r"(c1), "l"(policy)\n'
+        '        : "memory");\n'
+        "}\n"
+        "// Same box, written to the same smem offset in every CTA of `cta_mask`"
+    ),
+}
+CACHE_HINTS_MAIN = {
+    "                    tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);\n": (
+        "                    tma_load_2d_hint(a_part, &p.tma_a, full, k_elem, a_part_row, l2_policy_evict_last());\n"
+    ),
+    "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);": (
+        "tma_load_2d_hint(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, l2_policy_evict_first());"
     ),
 }
 
@@ -123,6 +188,11 @@ VARIANTS = {
     "fast_scheduler": Variant({SCHEDULER: FAST_SCHEDULER}),
     "first_lap": Variant({MAIN: FIRST_LAP}),
     "fast_scheduler+first_lap": Variant({SCHEDULER: FAST_SCHEDULER, MAIN: FIRST_LAP}),
+    "checks_off_path": Variant({MAIN: CHECKS_OFF_PATH}),
+    "init_fence_cluster_only": Variant({MAIN: INIT_FENCE_CLUSTER_ONLY}),
+    "prefetch_after_init": Variant({MAIN: PREFETCH_AFTER_INIT}),
+    "prologue": Variant({MAIN: CHECKS_OFF_PATH | INIT_FENCE_CLUSTER_ONLY | PREFETCH_AFTER_INIT}),
+    "cache_hints": Variant({PTX: CACHE_HINTS_PTX, MAIN: CACHE_HINTS_MAIN}),
 }
 
 

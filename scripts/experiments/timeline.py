@@ -16,7 +16,7 @@ Each run follows the benchmark's writing L2 flush, as the kernel-time figures do
 median over runs of each phase's median (and maximum) over CTAs, and the profiler's kernel time with and
 without the stamps, which shows what the stamps themselves cost.
 Not part of the product. Measured in docs/performance.md, run 16.
-Usage: python scripts/experiments/timeline.py [MxNxK ...]
+Usage: python scripts/experiments/timeline.py [--variant NAME] [MxNxK ...]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import statistics
 import sys
 
 import torch
-from kernel_variants import call_with_headers, headers_with
+from kernel_variants import VARIANTS, call_with_headers, headers_with
 
 import fp8gemm
 from fp8gemm.api import gemm_launch
@@ -152,8 +152,15 @@ def measure(m: int, n: int, k: int, stamped_headers) -> None:
 
 
 def main() -> None:
-    stamped_headers = headers_with({"fp8_gemm.cuh": STAMPS})
-    for text in sys.argv[1:] or DEFAULT_SHAPES:
+    args = sys.argv[1:]
+    # --variant NAME: stamp that variant of kernel_variants.py instead of the product's kernel.
+    variant = {}
+    if args[:1] == ["--variant"]:
+        variant, args = VARIANTS[args[1]].replacements, args[2:]
+    replacements = {header: dict(edits) for header, edits in variant.items()}
+    replacements.setdefault("fp8_gemm.cuh", {}).update(STAMPS)
+    stamped_headers = headers_with(replacements)
+    for text in args or DEFAULT_SHAPES:
         measure(*(int(v) for v in text.split("x")), stamped_headers)
         torch.cuda.empty_cache()
 
