@@ -132,10 +132,12 @@ CACHE_HINTS_PTX = {
         "// Same box, written to the same smem offset in every CTA of `cta_mask`"
     ),
 }
-CACHE_HINTS_MAIN = {
+A_EVICT_LAST = {
     "                    tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);\n": (
         "                    tma_load_2d_hint(a_part, &p.tma_a, full, k_elem, a_part_row, l2_policy_evict_last());\n"
     ),
+}
+B_EVICT_FIRST = {
     "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);": (
         "tma_load_2d_hint(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, l2_policy_evict_first());"
     ),
@@ -192,7 +194,9 @@ VARIANTS = {
     "init_fence_cluster_only": Variant({MAIN: INIT_FENCE_CLUSTER_ONLY}),
     "prefetch_after_init": Variant({MAIN: PREFETCH_AFTER_INIT}),
     "prologue": Variant({MAIN: CHECKS_OFF_PATH | INIT_FENCE_CLUSTER_ONLY | PREFETCH_AFTER_INIT}),
-    "cache_hints": Variant({PTX: CACHE_HINTS_PTX, MAIN: CACHE_HINTS_MAIN}),
+    "cache_hints": Variant({PTX: CACHE_HINTS_PTX, MAIN: A_EVICT_LAST | B_EVICT_FIRST}),
+    "a_evict_last": Variant({PTX: CACHE_HINTS_PTX, MAIN: A_EVICT_LAST}),
+    "b_evict_first": Variant({PTX: CACHE_HINTS_PTX, MAIN: B_EVICT_FIRST}),
 }
 
 
