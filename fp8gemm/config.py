@@ -62,6 +62,18 @@ def tma_store_capable(block_n: int, output_f32: bool) -> bool:
     return not output_f32 and block_n % TMA_STORE_COLUMNS == 0
 
 
+# B tiles at least this wide are loaded evict-first from L2 when one m block covers the rows (each B tile is
+# then read by one CTA, once). Measured on the H200 (docs/performance.md, run 17): 2-9% faster at M <= 128 for
+# block_n 32-128, but 1.4-2.1% slower for 16-wide tiles.
+B_EVICT_FIRST_MIN_BLOCK_N = 32
+
+
+def b_evict_first(block_m: int, block_n: int, rows_per_group: int) -> bool:
+    """Whether B streams through L2 evict-first: each of its tiles is read once (one m block per group's
+    rows) and the tile is wide enough to gain from it."""
+    return rows_per_group <= block_m and block_n >= B_EVICT_FIRST_MIN_BLOCK_N
+
+
 # Tiles wider than this and a whole number of it take each K block's products, and stage their output, in
 # parts this wide (mirrors Fp8Gemm::kPartN).
 PART_N = 128

@@ -18,6 +18,7 @@ import fp8gemm
 from fp8gemm import config as cfg
 from fp8gemm import heuristics
 from fp8gemm.config import GemmConfig, GemmType, max_stages
+from fp8gemm.jit import launcher
 
 # ------------------------------------------------------------------------------------------- ceil_div
 
@@ -471,3 +472,30 @@ def test_misaligned_one_column_scales_are_copied_to_an_aligned_tensor() -> None:
     out = fp8gemm.get_mn_major_tma_aligned_tensor(sf)
     assert out.data_ptr() % 16 == 0
     assert torch.equal(out, sf)
+
+
+@pytest.mark.parametrize("rows", [1, 63, 64])
+@pytest.mark.parametrize("block_n", [32, 64, 128, 256])
+def test_b_streams_evict_first_when_one_m_block_reads_each_tile(rows: int, block_n: int) -> None:
+    assert cfg.b_evict_first(64, block_n, rows)
+    assert cfg.b_evict_first(128, block_n, 2 * rows)
+
+
+@pytest.mark.parametrize("block_m,rows", [(64, 65), (128, 129), (128, 4096)])
+def test_b_keeps_normal_l2_priority_when_several_m_blocks_reuse_it(block_m: int, rows: int) -> None:
+    assert not cfg.b_evict_first(block_m, 128, rows)
+
+
+def test_16_wide_b_tiles_keep_normal_l2_priority() -> None:
+    assert not cfg.b_evict_first(64, 16, 64)
+
+
+@pytest.mark.parametrize("evict_first", [False, True])
+def test_packed_params_carry_b_evict_first_where_the_kernel_reads_it(evict_first: bool) -> None:
+    descriptor = bytes(launcher.TMA_DESCRIPTOR_BYTES)
+    params = launcher.pack_gemm_params(
+        descriptor, descriptor, descriptor, None, 0, 0, 0, 0, 0, 0, 64, 7168, 2048, 1, 7168, 0, 1, evict_first
+    )
+    # GemmParams::b_evict_first sits at byte 592 (the kernel's static_assert pins it).
+    assert int.from_bytes(params.raw[592:596], "little") == evict_first
+    assert len(params.raw) == launcher.PARAMS_BYTES

@@ -7,7 +7,7 @@ import ctypes
 import torch
 
 from .. import launch_plans
-from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, tma_store_capable
+from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, b_evict_first, tma_store_capable
 from ..jit import native
 from ..jit.build import get_kernel
 from ..jit.launcher import (
@@ -140,6 +140,9 @@ def launch_gemm(
         ldd=d.stride(-2),
         ldc=0 if c is None else c.stride(-2),
         num_splits=num_splits,
+        # The masked layout's shape_m is every group's row count bound; the others' rows are one group's at most
+        # where they fit one m block.
+        b_evict_first=b_evict_first(config.block_m, config.block_n, shape_m),
     )
     if config.alt_widths:
         # fp8gemm::MaskedWidthParams: the main width's parameters, then each alternative's B descriptor, in order.

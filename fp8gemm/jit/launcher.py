@@ -262,8 +262,8 @@ def clear_descriptor_cache() -> None:
 
 
 # GemmParams tail after the four descriptors: sfb, d, c, group_info, workspace, tile_counters pointers, then
-# eight u32.
-_PARAMS_TAIL = struct.Struct("<QQQQQQIIIIIIII")
+# nine u32.
+_PARAMS_TAIL = struct.Struct("<QQQQQQIIIIIIIII")
 _PARAMS_TAIL_OFFSET = 4 * TMA_DESCRIPTOR_BYTES
 GEMM_WORKSPACE_OFFSET = _PARAMS_TAIL_OFFSET + 4 * 8
 
@@ -286,6 +286,7 @@ def pack_gemm_params(
     ldd: int,
     ldc: int,
     num_splits: int,
+    b_evict_first: bool,
 ) -> ctypes.Array:
     """The bytes of one `fp8gemm::GemmParams`; `tma_d` None: the kernel stores D without TMA."""
     params = ctypes.create_string_buffer(PARAMS_BYTES)
@@ -296,7 +297,7 @@ def pack_gemm_params(
         params[3 * TMA_DESCRIPTOR_BYTES : 4 * TMA_DESCRIPTOR_BYTES] = tma_d
     _PARAMS_TAIL.pack_into(
         params, _PARAMS_TAIL_OFFSET, sfb, d, c, group_info, workspace, tile_counters, shape_m, shape_n, shape_k,
-        num_groups, ldd, ldc, num_splits, tma_d is not None,
+        num_groups, ldd, ldc, num_splits, tma_d is not None, b_evict_first,
     )
     return params
 

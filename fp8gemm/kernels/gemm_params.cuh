@@ -33,9 +33,11 @@ struct GemmParams {
     u32 ldc;  // elements
     u32 num_splits;  // dense: K is cut into this many ranges of whole K blocks, each a work unit
     u32 tma_store;   // nonzero: whole BF16 tiles leave through tma_d (D 16-byte aligned, swizzled staging)
+    u32 b_evict_first;  // nonzero: B's lines go first from L2 (each B tile is read by one CTA, once)
 };
 FP8GEMM_ASSERT_OFFSET(GemmParams, sfb, 512);
 FP8GEMM_ASSERT_OFFSET(GemmParams, shape_m, 560);
+FP8GEMM_ASSERT_OFFSET(GemmParams, b_evict_first, 592);
 static_assert(sizeof(GemmParams) == 640, "host mirrors this layout");
 
 }  // namespace fp8gemm

@@ -15,10 +15,13 @@ its own cache key):
 - **first_lap**: the producer's first lap over the ring skips the empty-barrier waits.
 - **read_wait**: before leaving, the CTA waits only until its last TMA stores have read shared memory
   (`cp.async.bulk.wait_group.read`), not until their writes are done: all that smem's lifetime needs.
+- **checks_off_path**, **init_fence_cluster_only**, **prefetch_after_init**, and all three as **prologue**:
+  the producer's way to its first TMA issue shortened (run 17).
+- **a_evict_last**: A's loads marked evict-last in L2; **b_plain**: B's loads with no L2 hint, as before run 17.
 
 Each variant's output is checked on a NaN-poisoned buffer against the kernel's (bit for bit where the sums
 are the same), then the kernel and the variants are timed in turns beside cuBLAS (profiler kernel time, L2
-flushed before each run). Not part of the product. Measured in docs/performance.md, run 16.
+flushed before each run). Not part of the product. Measured in docs/performance.md, runs 16 and 17.
 Usage: python scripts/experiments/kernel_variants.py [--variants tiled,rotated,...] [MxNxK ...]
        (default shapes: the benchmark's dense shapes with M <= 128)
 """
@@ -108,39 +111,28 @@ PREFETCH_AFTER_INIT = {
         "        }\n"
     ),
 }
-# L2 eviction hints on the operand loads: B is read once (evict first), A by every CTA (evict last).
-CACHE_HINTS_PTX = {
+# A's loads marked evict-last in L2 (every CTA of a small-M GEMM reads all of A).
+A_EVICT_LAST = {
     "// Same box, written to the same smem offset in every CTA of `cta_mask`": (
-        "__device__ __forceinline__ u64 l2_policy_evict_first() {\n"
-        "    u64 policy;\n"
-        '    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));\n'
-        "    return policy;\n"
-        "}\n"
         "__device__ __forceinline__ u64 l2_policy_evict_last() {\n"
         "    u64 policy;\n"
         '    asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));\n'
         "    return policy;\n"
         "}\n"
-        "__device__ __forceinline__ void tma_load_2d_hint(u32 smem_dst, const TmaDescriptor* desc, u32 bar, i32 c0,\n"
-        "                                                 i32 c1, u64 policy) {\n"
-        "    asm volatile(\n"
-        '        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint "\n'
-        '        "[%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_dst),\n'
-        '        "l"(reinterpret_cast<u64>(desc)), "r"(bar), "r"(c0), "r"(c1), "l"(policy)\n'
-        '        : "memory");\n'
-        "}\n"
         "// Same box, written to the same smem offset in every CTA of `cta_mask`"
     ),
 }
-A_EVICT_LAST = {
+A_EVICT_LAST_MAIN = {
     "                    tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);\n": (
-        "                    tma_load_2d_hint(a_part, &p.tma_a, full, k_elem, a_part_row, l2_policy_evict_last());\n"
+        "                    tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row, l2_policy_evict_last());\n"
     ),
 }
-B_EVICT_FIRST = {
-    "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);": (
-        "tma_load_2d_hint(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, l2_policy_evict_first());"
+# B's loads without an L2 hint, as before run 17 (the kernel loads B evict-first where one m block reads it).
+B_PLAIN = {
+    "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);": (
+        "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);"
     ),
+    "        const u64 b_policy = p.b_evict_first ? l2_policy_evict_first() : l2_policy_evict_normal();\n": "",
 }
 
 
@@ -194,9 +186,8 @@ VARIANTS = {
     "init_fence_cluster_only": Variant({MAIN: INIT_FENCE_CLUSTER_ONLY}),
     "prefetch_after_init": Variant({MAIN: PREFETCH_AFTER_INIT}),
     "prologue": Variant({MAIN: CHECKS_OFF_PATH | INIT_FENCE_CLUSTER_ONLY | PREFETCH_AFTER_INIT}),
-    "cache_hints": Variant({PTX: CACHE_HINTS_PTX, MAIN: A_EVICT_LAST | B_EVICT_FIRST}),
-    "a_evict_last": Variant({PTX: CACHE_HINTS_PTX, MAIN: A_EVICT_LAST}),
-    "b_evict_first": Variant({PTX: CACHE_HINTS_PTX, MAIN: B_EVICT_FIRST}),
+    "a_evict_last": Variant({PTX: A_EVICT_LAST, MAIN: A_EVICT_LAST_MAIN}),
+    "b_plain": Variant({MAIN: B_PLAIN}),
 }
 
 

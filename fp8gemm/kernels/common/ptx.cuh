@@ -131,6 +131,29 @@ __device__ __forceinline__ void tma_load_2d(u32 smem_dst, const TmaDescriptor* d
         : "memory");
 }
 
+// L2 eviction priorities for a load's lines (PTX ISA 9.7.9.17, createpolicy), passed to `tma_load_2d`.
+__device__ __forceinline__ u64 l2_policy_evict_normal() {
+    u64 policy;
+    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;" : "=l"(policy));
+    return policy;
+}
+
+__device__ __forceinline__ u64 l2_policy_evict_first() {
+    u64 policy;
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+    return policy;
+}
+
+// As above, its lines kept in L2 with `policy`'s priority.
+__device__ __forceinline__ void tma_load_2d(u32 smem_dst, const TmaDescriptor* desc, u32 bar, i32 c0, i32 c1,
+                                            u64 policy) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint "
+        "[%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_dst),
+        "l"(reinterpret_cast<u64>(desc)), "r"(bar), "r"(c0), "r"(c1), "l"(policy)
+        : "memory");
+}
+
 // Same box, written to the same smem offset in every CTA of `cta_mask`; each receiver's barrier at
 // `bar`'s offset gets the transaction bytes.
 __device__ __forceinline__ void tma_load_2d_multicast(u32 smem_dst, const TmaDescriptor* desc, u32 bar,
