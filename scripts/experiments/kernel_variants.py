@@ -128,7 +128,11 @@ A_EVICT_LAST_MAIN = {
     ),
 }
 # B's loads without an L2 hint, as before run 17 (the kernel loads B evict-first where one m block reads it).
-B_PLAIN = {"        const bool b_evict_first = p.b_evict_first != 0;\n": "        const bool b_evict_first = false;\n"}
+B_PLAIN = {
+    "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);": (
+        "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);"
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,13 @@ __device__ __forceinline__ void tma_load_2d(u32 smem_dst, const TmaDescriptor* d
         : "memory");
 }
 
-// An L2 eviction priority for a load's lines (PTX ISA 9.7.9.17, createpolicy), passed to `tma_load_2d`.
+// L2 eviction priorities for a load's lines (PTX ISA 9.7.9.17, createpolicy), passed to `tma_load_2d`.
+__device__ __forceinline__ u64 l2_policy_evict_normal() {
+    u64 policy;
+    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;" : "=l"(policy));
+    return policy;
+}
+
 __device__ __forceinline__ u64 l2_policy_evict_first() {
     u64 policy;
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
