@@ -63,8 +63,9 @@ def tma_store_capable(block_n: int, output_f32: bool) -> bool:
 
 
 # B tiles at least this wide are loaded evict-first from L2 when one m block covers the rows (each B tile is
-# then read by one CTA, once). Measured on the H200 (docs/performance.md, run 17): 2-9% faster at M <= 128 for
-# block_n 32-128, but 1.4-2.1% slower for 16-wide tiles.
+# then read by one CTA, once). Measured on the H200 (docs/performance.md, run 17): 2-11% faster at M <= 128
+# after the benchmark's writing L2 flush (unhinted B lines force the dirty lines' write-backs; after a clean
+# read the hint is level to 4% slower), and 1.4-2.1% slower for 16-wide tiles.
 B_EVICT_FIRST_MIN_BLOCK_N = 32
 
 

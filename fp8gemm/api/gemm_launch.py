@@ -140,8 +140,8 @@ def launch_gemm(
         ldd=d.stride(-2),
         ldc=0 if c is None else c.stride(-2),
         num_splits=num_splits,
-        # The masked layout's shape_m is every group's row count bound; the others' rows are one group's at most
-        # where they fit one m block.
+        # shape_m bounds every group's rows: masked M_max; dense and contiguous, all rows (one group's where
+        # they fit one m block).
         b_evict_first=b_evict_first(config.block_m, config.block_n, shape_m),
     )
     if config.alt_widths:
