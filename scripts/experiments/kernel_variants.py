@@ -146,9 +146,9 @@ VARIANTS = {
     "tiled": Variant(
         {
             MAIN: {
-                "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);": (
+                "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);": (
                     "tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, 0, "
-                    "(b_row / i32(kBlockN) * i32(num_k_blocks) + i32(k)) * i32(kBlockN));"
+                    "(b_row / i32(kBlockN) * i32(num_k_blocks) + i32(k)) * i32(kBlockN), b_policy);"
                 ),
             },
         },
