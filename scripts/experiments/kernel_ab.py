@@ -1,0 +1,40 @@
+"""Kernel time of the benchmark's GEMM problems, for A/B runs of two checkouts of fp8gemm in separate processes.
+
+Run 18 found the masked problems 2-9% slower on the H100 than in run 13 while cuBLAS was level. This times the
+same problems with whichever fp8gemm is first on the path, so two checkouts can take turns:
+    git archive <commit> fp8gemm | tar -x -C /tmp/old
+    for i in 1 2; do python scripts/experiments/kernel_ab.py HEAD masked
+                     PYTHONPATH=/tmp/old python scripts/experiments/kernel_ab.py old masked; done
+Profiler kernel time after the benchmark's writing L2 flush; a masked problem is timed with its chosen kernel
+(background compiles waited for), not the stand-in.
+Usage: [PYTHONPATH=<checkout>] python scripts/experiments/kernel_ab.py <label> [dense|contiguous|masked ...]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import fp8gemm
+from fp8gemm.bench.cases import build_case
+from fp8gemm.bench.suites import ContiguousShape, MaskedShape, dense_shapes, grouped_shapes
+from fp8gemm.bench.timing import profiled_kernel_ms
+
+FAMILIES = {
+    "dense": lambda: list(dense_shapes()),
+    "contiguous": lambda: [s for s in grouped_shapes() if isinstance(s, ContiguousShape)],
+    "masked": lambda: [s for s in grouped_shapes() if isinstance(s, MaskedShape)],
+}
+
+
+def main(label: str, families: list[str]) -> None:
+    print(f"{label}: {fp8gemm.__file__}")
+    for family in families:
+        for shape in FAMILIES[family]():
+            case = build_case(shape)
+            case.run_fp8gemm()
+            fp8gemm.wait_for_background_compiles()
+            print(f"{label:8s} {shape.label:40s} {profiled_kernel_ms(case.run_fp8gemm) * 1e3:8.1f} us", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:] or ["masked"])
