@@ -1,10 +1,14 @@
 """Kernel time of the benchmark's GEMM problems, for A/B runs of two checkouts of fp8gemm in separate processes.
 
 Run 18 found the masked problems 2-9% slower on the H100 than in run 13 while cuBLAS was level. This times the
-same problems with whichever fp8gemm is first on the path, so two checkouts can take turns:
-    git archive <commit> fp8gemm | tar -x -C /tmp/old
-    for i in 1 2; do python scripts/experiments/kernel_ab.py HEAD masked
-                     PYTHONPATH=/tmp/old python scripts/experiments/kernel_ab.py old masked; done
+same problems with whichever fp8gemm is first on the path, so checkouts can take turns. The suspects are lever 46
+(0255375 is the tree before it) and lever 38 (78d8bd3^ before it). Here, with `/.ab/` in .git/info/exclude:
+    mkdir -p .ab/pre46 .ab/pre38
+    git archive 0255375 fp8gemm | tar -x -C .ab/pre46
+    git archive 78d8bd3^ fp8gemm | tar -x -C .ab/pre38
+and on the device, with `.ab` carried:
+    for i in 1 2; do for v in head pre46 pre38; do
+        PYTHONPATH=$([ $v = head ] || echo $PWD/.ab/$v) python scripts/experiments/kernel_ab.py $v masked; done; done
 Profiler kernel time after the benchmark's writing L2 flush; a masked problem is timed with its chosen kernel
 (background compiles waited for), not the stand-in.
 Usage: [PYTHONPATH=<checkout>] python scripts/experiments/kernel_ab.py <label> [dense|contiguous|masked ...]
