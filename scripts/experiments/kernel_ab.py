@@ -36,7 +36,8 @@ def main(label: str, families: list[str]) -> None:
         for shape in FAMILIES[family]():
             case = build_case(shape)
             case.run_fp8gemm()
-            fp8gemm.wait_for_background_compiles()
+            # Checkouts before the masked stand-in (df31e11) compile in the call itself.
+            getattr(fp8gemm, "wait_for_background_compiles", lambda: None)()
             print(f"{label:8s} {shape.label:40s} {profiled_kernel_ms(case.run_fp8gemm) * 1e3:8.1f} us", flush=True)
 
 

@@ -6,7 +6,9 @@ GEMM and Triton kernels that only read the same bytes, every load marked evict-f
 - **persistent P**: P programs, program p reading blocks p, p + P, p + 2P, ... (P = 112, 128, 132);
 - **gemm order**: B's bytes as an [N, K] matrix, one program per block_n rows (the GEMM's tile count, so 112
   programs at N = 7168), each walking K in `k_bytes` steps: the GEMM's own read order, by loads into registers
-  instead of TMA into shared memory.
+  instead of TMA into shared memory;
+- **bands R x S**: the same walk in 1 KB steps over bands of R rows, each band's K split in S ranges read by
+  S programs: does reading B as more, shorter bands (split-K, stream-K over all SMs) close the gap to flat?
 If "persistent 112" is as slow as the GEMM and "persistent 132" as fast as "flat", the SM count holds the GEMM;
 if "gemm order" is as fast as "flat", the order does not, and what is left is how the GEMM pulls (TMA, ring).
 Not part of the product. Usage: python scripts/experiments/stream_shape.py [MxNxK ...]
@@ -32,6 +34,8 @@ FLAT_BLOCK = 4096  # int32 words a program (16 KB)
 PERSISTENT_PROGRAMS = (112, 128, 132)
 GEMM_ORDER_K_BYTES = (128, 512, 1024)
 INT32_BYTES = 4
+BANDS = ((64, 1), (64, 2), (64, 4), (32, 1), (32, 2))  # (rows, K splits)
+BANDS_K_BYTES = 1024
 
 
 @triton.jit
@@ -60,6 +64,17 @@ def _gemm_order(src, out, row_words, BLOCK_N: tl.constexpr, K_WORDS: tl.constexp
     tl.store(out + tl.program_id(0), tl.sum(tl.sum(acc, 1), 0))
 
 
+@triton.jit
+def _bands(src, out, row_words, split_words, BLOCK_N: tl.constexpr, K_WORDS: tl.constexpr):
+    rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    k_begin = tl.program_id(1) * split_words
+    acc = tl.zeros([BLOCK_N, K_WORDS], dtype=tl.int32)
+    for k in range(k_begin, k_begin + split_words, K_WORDS):
+        cols = k + tl.arange(0, K_WORDS)
+        acc += tl.load(src + rows[:, None] * row_words + cols[None, :], eviction_policy="evict_first")
+    tl.store(out + tl.program_id(1) * tl.num_programs(0) + tl.program_id(0), tl.sum(tl.sum(acc, 1), 0))
+
+
 def stream_runs(words: torch.Tensor, b_words: torch.Tensor, block_n: int) -> dict[str, Callable[[], object]]:
     out = torch.empty(1 << 16, dtype=torch.int32, device="cuda")
     blocks = triton.cdiv(words.numel(), FLAT_BLOCK)
@@ -71,6 +86,13 @@ def stream_runs(words: torch.Tensor, b_words: torch.Tensor, block_n: int) -> dic
     for k_bytes in GEMM_ORDER_K_BYTES:
         runs[f"gemm order {k_bytes} B"] = lambda kb=k_bytes: _gemm_order[(b_words.shape[0] // block_n,)](
             b_words, out, b_words.shape[1], BLOCK_N=block_n, K_WORDS=kb // INT32_BYTES
+        )
+    k_words = BANDS_K_BYTES // INT32_BYTES
+    for rows, splits in BANDS:
+        if b_words.shape[0] % rows or b_words.shape[1] % (splits * k_words):
+            continue
+        runs[f"bands {rows} x {splits}"] = lambda r=rows, s=splits: _bands[(b_words.shape[0] // r, s)](
+            b_words, out, b_words.shape[1], b_words.shape[1] // s, BLOCK_N=r, K_WORDS=k_words
         )
     return runs
 
@@ -88,7 +110,7 @@ def main() -> None:
         times = interleaved_kernel_ms(list(runs.values()))
         print(f"== {text} ({config}, {nbytes / 1e6:.1f} MB; gemm order reads B alone, {n * k / 1e6:.1f} MB)")
         for name, ms in zip(runs, times, strict=True):
-            moved = n * k if name.startswith("gemm order") else nbytes
+            moved = n * k if name.startswith(("gemm order", "bands")) else nbytes
             print(f"{name:22s} {ms * 1e3:7.1f} us {moved / ms / 1e9:6.2f} TB/s", flush=True)
         del case, words, b_words
         torch.cuda.empty_cache()
