@@ -69,10 +69,13 @@ def tma_store_capable(block_n: int, output_f32: bool) -> bool:
 B_EVICT_FIRST_MIN_BLOCK_N = 32
 
 
-def b_evict_first(block_m: int, block_n: int, rows_per_group: int) -> bool:
+def b_evict_first(gemm_type: GemmType, block_m: int, block_n: int, rows_per_group: int) -> bool:
     """Whether B streams through L2 evict-first: each of its tiles is read once (one m block per group's
-    rows) and the tile is wide enough to gain from it."""
-    return rows_per_group <= block_m and block_n >= B_EVICT_FIRST_MIN_BLOCK_N
+    rows) and the tile is wide enough to gain from it. Never for masked kernels, whose B load is unhinted
+    (see Fp8Gemm::produce)."""
+    return (
+        gemm_type != GemmType.GROUPED_MASKED and rows_per_group <= block_m and block_n >= B_EVICT_FIRST_MIN_BLOCK_N
+    )
 
 
 # Tiles wider than this and a whole number of it take each K block's products, and stage their output, in
@@ -147,6 +150,9 @@ class GemmConfig:
     # tiles of every width from masked_m on the GPU and runs the one that takes least time
     # (ALT_TILE_COST_PERCENT); empty: one width.
     alt_widths: tuple[tuple[int, int], ...] = ()
+    # Dense only, no cluster: every CTA takes an equal contiguous range of all tiles' K blocks (stream-K), so
+    # a tile count short of a whole wave still keeps every SM streaming.
+    stream_k: bool = False
 
     @property
     def num_math_warpgroups(self) -> int:
@@ -184,6 +190,8 @@ class GemmConfig:
             out.append(f"needs {self.smem_bytes} B of shared memory, more than {SM90_SMEM_CAPACITY}")
         if self.alt_widths:
             out += self._alt_problems()
+        if self.stream_k and (self.gemm_type != GemmType.DENSE or self.cluster_n != 1):
+            out.append("stream_k needs a dense config without a cluster")
         return out
 
     def _alt_problems(self) -> list[str]:
@@ -216,6 +224,31 @@ class GemmConfig:
         out = "f32" if self.output_f32 else "bf16"
         cluster = f"_c{self.cluster_n}" if self.cluster_n > 1 else ""
         alt = "".join(f"_or_n{block_n}_s{stages}" for block_n, stages in self.alt_widths)
+        stream_k = "_sk" if self.stream_k else ""
         return (
-            f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}{alt}{cluster}_{out}"
+            f"{self.gemm_type.name.lower()}_m{self.block_m}_n{self.block_n}_s{self.num_stages}{alt}{cluster}"
+            f"{stream_k}_{out}"
         )
+
+
+def stream_k_ranges(num_tiles: int, num_k_blocks: int, grid: int) -> list[list[tuple[int, int]]]:
+    """Stream-K's partition (mirrors TileScheduler's kStreamK walk): for each tile, its K ranges
+    [begin, end) in the order of the CTAs that compute them. CTA b takes blocks [b T / grid, (b + 1) T / grid)
+    of the T = num_tiles * num_k_blocks laid end to end; grid <= T keeps every range non-empty."""
+    total = num_tiles * num_k_blocks
+    if not 1 <= grid <= total:
+        raise ValueError(f"grid={grid} must be in [1, {total}] (the K blocks of all tiles)")
+    ranges: list[list[tuple[int, int]]] = [[] for _ in range(num_tiles)]
+    for cta in range(grid):
+        block, end = cta * total // grid, (cta + 1) * total // grid
+        while block < end:
+            tile, begin = divmod(block, num_k_blocks)
+            stop = min(num_k_blocks, end - tile * num_k_blocks)
+            ranges[tile].append((begin, stop))
+            block = tile * num_k_blocks + stop
+    return ranges
+
+
+def stream_k_max_pieces(num_tiles: int, num_k_blocks: int, grid: int) -> int:
+    """Most K ranges any tile is cut into by stream-K: the workspace holds this many partial sums of D."""
+    return max(len(r) for r in stream_k_ranges(num_tiles, num_k_blocks, grid))

@@ -269,6 +269,8 @@ def forced_config(config: GemmConfig, split_k: int = 1) -> Iterator[None]:
     problems = config.problems()
     if split_k > 1 and config.gemm_type != GemmType.DENSE:
         problems.append("split_k > 1 needs a dense config")
+    if split_k > 1 and config.stream_k:
+        problems.append("split_k > 1 and stream_k exclude each other")
     if problems:
         raise ValueError(f"invalid kernel config {config}: {'; '.join(problems)}")
     global _forced
@@ -318,4 +320,6 @@ def all_configs() -> list[GemmConfig]:
                             out.append(_with_alt_widths(main, alts))
                     if block_m in MULTICAST_BLOCK_M:
                         out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, cluster_n=2))
+                    if gemm_type == GemmType.DENSE:
+                        out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, stream_k=True))
     return out

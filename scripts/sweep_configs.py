@@ -2,6 +2,7 @@
 
 Usage: python scripts/sweep_configs.py [MxNxK ...] [--block-m 128] [--block-n 112,128,160] [--split-k 1,4]
                                        [--cluster 1,2] [--stages 4,5] [--max-waves 2] [--kernel-time]
+                                       [--stream-k 0,1]
                                        [--grouped [contiguous|masked]]
 Prints one line per (shape, config): µs, TFLOPS, speed-up vs cuBLAS, and marks the heuristic's choice.
 --grouped sweeps the benchmark's grouped shapes (contiguous and masked, or the one layout named) instead of
@@ -9,6 +10,7 @@ dense MxNxK ones; with it, GxMxNxK arguments add masked shapes (G experts of abo
 Configs are built directly (not only those the heuristic can return), so a new variant can be measured
 before the heuristic learns it; --stages replaces each config's deepest ring with the depths listed that fit;
 --max-waves drops launches with more work units than that many waves;
+--stream-k 0,1 adds each dense unclustered config's stream-K twin (unsplit: it deals out K blocks itself);
 --kernel-time times by the profiler's kernel execution time instead of events (which add ~3 µs a launch).
 """
 
@@ -57,12 +59,14 @@ def main() -> None:
     parser.add_argument("--max-waves", type=float, default=float("inf"))
     parser.add_argument("--kernel-time", action="store_true")
     parser.add_argument("--grouped", nargs="?", const="all", choices=("all", "contiguous", "masked"))
+    parser.add_argument("--stream-k", default="0")
     args = parser.parse_args()
     timed_ms = profiled_kernel_ms if args.kernel_time else kernel_median_ms
     block_ms = [int(x) for x in args.block_m.split(",")]
     block_ns = [int(x) for x in args.block_n.split(",")] if args.block_n else list(BLOCK_N_CHOICES)
     splits = [int(x) for x in args.split_k.split(",")]
     clusters = [int(x) for x in args.cluster.split(",")]
+    stream_ks = [bool(int(x)) for x in args.stream_k.split(",")]
 
     def ring_depths(block_m: int, block_n: int) -> list[int]:
         deepest = max_stages(block_m, block_n)
@@ -77,12 +81,14 @@ def main() -> None:
     gemm_types = sorted({launch_problem(shape)[0] for shape in shapes})
     configs = {
         gemm_type: [
-            GemmConfig(gemm_type, block_m, block_n, num_stages, False, cluster_n)
+            GemmConfig(gemm_type, block_m, block_n, num_stages, False, cluster_n, stream_k=stream_k)
             for block_m in block_ms
             for block_n in block_ns
             if b_scale_blocks_per_tile_ok(block_n)
             for num_stages in ring_depths(block_m, block_n)
             for cluster_n in clusters
+            for stream_k in stream_ks
+            if not stream_k or (gemm_type == GemmType.DENSE and cluster_n == 1)
         ]
         for gemm_type in gemm_types
     }
@@ -107,9 +113,10 @@ def main() -> None:
         for config in configs[gemm_type]:
             if m <= 64 and config.block_m > 64:
                 continue
-            allowed_splits = splits if gemm_type == GemmType.DENSE else [1]
+            allowed_splits = splits if gemm_type == GemmType.DENSE and not config.stream_k else [1]
             for split_k in sorted({effective_splits(k, s) for s in allowed_splits}):
-                if gemm_type == GemmType.DENSE and config.num_tiles(m, n) * split_k > args.max_waves * num_sms:
+                units = num_sms if config.stream_k else config.num_tiles(m, n) * split_k
+                if gemm_type == GemmType.DENSE and units > args.max_waves * num_sms:
                     continue
                 with forced_config(config, split_k):
                     # Every config's output is checked, on a NaN-poisoned D, before it is timed.

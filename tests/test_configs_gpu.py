@@ -11,7 +11,7 @@ import torch
 
 import fp8gemm
 from fp8gemm import launch_plans, utils
-from fp8gemm.config import SCALE_BLOCK, GemmConfig, GemmType
+from fp8gemm.config import SCALE_BLOCK, GemmConfig, GemmType, max_stages
 from fp8gemm.heuristics import all_configs, forced_config
 from fp8gemm.testing import (
     calc_diff,
@@ -73,7 +73,7 @@ def test_every_config_matches_reference(config: GemmConfig, k_blocks: int, few_s
 
 
 # Cluster variants included: with 3 n blocks a cluster's padding CTA takes K ranges of a tile past N.
-SPLIT_K_CONFIGS = [c for c in all_configs() if c.gemm_type == GemmType.DENSE]
+SPLIT_K_CONFIGS = [c for c in all_configs() if c.gemm_type == GemmType.DENSE and not c.stream_k]
 
 
 @pytest.mark.parametrize("split_k", [2, 3, 8])
@@ -85,6 +85,32 @@ def test_every_dense_config_with_split_k_matches_reference(config: GemmConfig, s
     c = torch.randn(m, n, device="cuda") if config.output_f32 else None
     with forced_config(config, split_k=split_k):
         fp8gemm.fp8_gemm_nt(p.a, p.b, p.d, c=c)
+    assert not torch.isnan(p.d).any()
+    ref = reference_gemm(p.a, p.b) + (c.double() if c is not None else 0)
+    assert calc_diff(p.d, ref) < 1e-5
+
+
+STREAM_K_CONFIGS = [
+    GemmConfig(GemmType.DENSE, block_m, block_n, max_stages(block_m, block_n, f32), f32, stream_k=True)
+    for block_m, block_n, f32 in ((64, 64, False), (128, 128, False), (64, 48, False), (128, 32, True))
+]
+
+
+@pytest.mark.parametrize("num_sms", [3, 7, 41])
+@pytest.mark.parametrize("config", STREAM_K_CONFIGS, ids=str)
+def test_stream_k_matches_reference_however_the_tiles_are_cut(
+    config: GemmConfig, num_sms: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 9 tiles of 5 K blocks over 3 CTAs (15 blocks each: tiles cut in two), 7 (6-7 blocks) and 41 (one or
+    # two blocks: tiles cut in up to five, most ranges shorter than a tile).
+    launch_plans.forget_all()
+    monkeypatch.setattr(utils, "_num_sms_override", num_sms)
+    m, n, k = _shape(config, 5)
+    p = dense_inputs(m, n, k, out_dtype=torch.float32 if config.output_f32 else torch.bfloat16)
+    c = torch.randn(m, n, device="cuda") if config.output_f32 else None
+    with forced_config(config):
+        fp8gemm.fp8_gemm_nt(p.a, p.b, p.d, c=c)
+    launch_plans.forget_all()
     assert not torch.isnan(p.d).any()
     ref = reference_gemm(p.a, p.b) + (c.double() if c is not None else 0)
     assert calc_diff(p.d, ref) < 1e-5

@@ -40,6 +40,18 @@ def _dense_split_k(m: int, n: int, k: int) -> tuple[torch.Tensor, Callable[[], N
     return p.d, run
 
 
+def _dense_stream_k(m: int, n: int, k: int) -> tuple[torch.Tensor, Callable[[], None]]:
+    # Stream-K sums a tile's ranges in CTA order, whichever CTA finishes first.
+    p = dense_inputs(m, n, k)
+    config = GemmConfig(GemmType.DENSE, 64, 64, 8, stream_k=True)
+
+    def run() -> None:
+        with forced_config(config):
+            fp8gemm.fp8_gemm_nt(p.a, p.b, p.d)
+
+    return p.d, run
+
+
 def _contiguous(g: int, n: int, k: int) -> tuple[torch.Tensor, Callable[[], None]]:
     p = grouped_contiguous_inputs(expert_sizes(g, 512), n, k)
     return p.d, lambda: fp8gemm.m_grouped_fp8_gemm_nt_contiguous(p.a, p.b, p.d, p.m_indices)
@@ -56,6 +68,7 @@ CASES = [
     (_dense, (129, 1000, 4112)),
     (_dense_f32, (512, 4096, 7168)),
     (_dense_split_k, (64, 2112, 7168)),
+    (_dense_stream_k, (64, 7168, 2048)),
     (_contiguous, (8, 4096, 7168)),
     (_masked, (4, 7168, 2048)),
 ]
@@ -68,7 +81,7 @@ def test_bitwise_identical_across_runs(make, shape) -> None:
     first = out.clone()
     written = ~torch.isnan(first)
     # Dense outputs are written whole; grouped ones keep padding rows / rows past masked_m as NaN.
-    if make in (_dense, _dense_f32, _dense_split_k):
+    if make in (_dense, _dense_f32, _dense_split_k, _dense_stream_k):
         assert written.all(), "some output elements were never written"
     else:
         assert written.any() and not written.all(), "grouped output should be partly written"

@@ -389,7 +389,7 @@ def test_compile_config_rejects_invalid_config() -> None:
 
 INSTANTIATION = re.compile(
     r"Fp8Gemm<\s*fp8gemm::GemmType::(\w+)\s*,\s*(\d+)u?\s*,\s*(\d+)u?\s*,\s*(\d+)u?\s*,\s*(true|false)\s*,"
-    r"\s*(\d+)u?\s*>"
+    r"\s*(\d+)u?\s*,\s*(true|false)\s*>"
 )
 
 
@@ -403,11 +403,12 @@ def _cpp_gemm_types() -> dict[str, int]:
 def test_generated_source_instantiates_exactly_the_config(config: GemmConfig) -> None:
     source = codegen.gemm_source(config)
     assert source.count("Fp8Gemm<") == 1
-    ((gemm_type, block_m, block_n, stages, output_f32, cluster_n),) = INSTANTIATION.findall(source)
+    ((gemm_type, block_m, block_n, stages, output_f32, cluster_n, stream_k),) = INSTANTIATION.findall(source)
     assert _cpp_gemm_types()[gemm_type] == int(config.gemm_type)
     assert (int(block_m), int(block_n), int(stages)) == (config.block_m, config.block_n, config.num_stages)
     assert (output_f32 == "true") == config.output_f32
     assert int(cluster_n) == config.cluster_n
+    assert (stream_k == "true") == config.stream_k
     assert ("__cluster_dims__" in source) == (config.cluster_n > 1)
 
 

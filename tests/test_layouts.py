@@ -8,6 +8,7 @@ blocks, which a brute-force walk over tile positions decides.
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -268,6 +269,8 @@ INVALID_CONFIGS = [
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((256, 5),)), ["shared memory"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 64, 128, 8, alt_widths=((144, 5),)), ["128 x 128 main tile"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, cluster_n=2, alt_widths=((144, 5),)), ["no cluster"]),
+    (GemmConfig(GemmType.GROUPED_CONTIGUOUS, 128, 128, 5, stream_k=True), ["stream_k"]),
+    (GemmConfig(GemmType.DENSE, 128, 128, 5, cluster_n=2, stream_k=True), ["stream_k"]),
 ]
 
 
@@ -474,20 +477,28 @@ def test_misaligned_one_column_scales_are_copied_to_an_aligned_tensor() -> None:
     assert torch.equal(out, sf)
 
 
+@pytest.mark.parametrize("gemm_type", [cfg.GemmType.DENSE, cfg.GemmType.GROUPED_CONTIGUOUS])
 @pytest.mark.parametrize("rows", [1, 63, 64])
 @pytest.mark.parametrize("block_n", [32, 64, 128, 256])
-def test_b_streams_evict_first_when_one_m_block_reads_each_tile(rows: int, block_n: int) -> None:
-    assert cfg.b_evict_first(64, block_n, rows)
-    assert cfg.b_evict_first(128, block_n, 2 * rows)
+def test_b_streams_evict_first_when_one_m_block_reads_each_tile(
+    gemm_type: cfg.GemmType, rows: int, block_n: int
+) -> None:
+    assert cfg.b_evict_first(gemm_type, 64, block_n, rows)
+    assert cfg.b_evict_first(gemm_type, 128, block_n, 2 * rows)
 
 
 @pytest.mark.parametrize("block_m,rows", [(64, 65), (128, 129), (128, 4096)])
 def test_b_keeps_normal_l2_priority_when_several_m_blocks_reuse_it(block_m: int, rows: int) -> None:
-    assert not cfg.b_evict_first(block_m, 128, rows)
+    assert not cfg.b_evict_first(cfg.GemmType.DENSE, block_m, 128, rows)
 
 
 def test_16_wide_b_tiles_keep_normal_l2_priority() -> None:
-    assert not cfg.b_evict_first(64, 16, 64)
+    assert not cfg.b_evict_first(cfg.GemmType.DENSE, 64, 16, 64)
+
+
+@pytest.mark.parametrize("rows", [1, 64, 128])
+def test_masked_kernels_never_stream_b_evict_first(rows: int) -> None:
+    assert not cfg.b_evict_first(cfg.GemmType.GROUPED_MASKED, 128, 128, rows)
 
 
 @pytest.mark.parametrize("evict_first", [False, True])
@@ -499,3 +510,37 @@ def test_packed_params_carry_b_evict_first_where_the_kernel_reads_it(evict_first
     # GemmParams::b_evict_first sits at byte 592 (the kernel's static_assert pins it).
     assert int.from_bytes(params.raw[592:596], "little") == evict_first
     assert len(params.raw) == launcher.PARAMS_BYTES
+
+
+@pytest.mark.parametrize(
+    "num_tiles,k_blocks,grid", [(112, 128, 132), (112, 16, 132), (9, 5, 41), (9, 5, 45), (3, 7, 2), (1, 1, 1)]
+)
+def test_stream_k_covers_every_k_block_of_every_tile_once_in_order(num_tiles: int, k_blocks: int, grid: int) -> None:
+    ranges = cfg.stream_k_ranges(num_tiles, k_blocks, grid)
+    assert len(ranges) == num_tiles
+    for tile_ranges in ranges:
+        bounds = [b for r in tile_ranges for b in r]
+        assert bounds[0] == 0 and bounds[-1] == k_blocks
+        assert all(begin < end for begin, end in tile_ranges)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(tile_ranges))
+    # Each CTA's share differs from any other's by at most one K block.
+    total = num_tiles * k_blocks
+    shares = [(c + 1) * total // grid - c * total // grid for c in range(grid)]
+    assert max(shares) - min(shares) <= 1 and sum(shares) == total
+
+
+def test_stream_k_tiles_are_cut_into_at_most_a_few_pieces() -> None:
+    # 64 x 7168 x 16384 with 64 x 64 tiles on 132 SMs: ~109 K blocks a CTA, 128 a tile.
+    assert cfg.stream_k_max_pieces(112, 128, 132) == 3
+
+
+@pytest.mark.parametrize("grid", [0, 46])
+def test_stream_k_rejects_a_grid_with_empty_ranges(grid: int) -> None:
+    with pytest.raises(ValueError, match="grid"):
+        cfg.stream_k_ranges(9, 5, grid)
+
+
+def test_forced_stream_k_config_rejects_split_k() -> None:
+    with pytest.raises(ValueError, match="stream_k"):
+        with heuristics.forced_config(GemmConfig(GemmType.DENSE, 64, 64, 8, stream_k=True), split_k=2):
+            pass

@@ -7,7 +7,15 @@ import ctypes
 import torch
 
 from .. import launch_plans
-from ..config import BLOCK_K, TMA_STORE_COLUMNS, WGMMA_M, GemmConfig, b_evict_first, tma_store_capable
+from ..config import (
+    BLOCK_K,
+    TMA_STORE_COLUMNS,
+    WGMMA_M,
+    GemmConfig,
+    b_evict_first,
+    stream_k_max_pieces,
+    tma_store_capable,
+)
 from ..jit import native
 from ..jit.build import get_kernel
 from ..jit.launcher import (
@@ -21,8 +29,8 @@ from ..utils import ceil_div, get_num_sms, get_tma_aligned_size
 
 
 class SplitKPlan:
-    """A split-K call: each K range's FP32 partial sums go to a fresh workspace, and the last range to finish
-    a tile adds them up in range order (in the same kernel). The workspace comes from torch's caching
+    """A split-K or stream-K call: each K range's FP32 partial sums go to a fresh workspace, and the last range
+    to finish a tile adds them up in range order (in the same kernel). The workspace comes from torch's caching
     allocator on every call, so calls on different streams never share one; the tile counters belong to the
     plan (zero between launches: the last arriver resets its counter), so only calls with the same output
     tensor share them, and those race on the output anyway."""
@@ -104,13 +112,22 @@ def launch_gemm(
     device_index = d.device.index
     # Persistent: at most one CTA per SM (or per co-resident cluster slot), whole clusters only.
     cluster = config.cluster_n
-    grid = min(kernel.max_resident_ctas(device_index), get_num_sms(), num_tiles * num_splits)
+    # Stream-K deals K blocks, not tiles, to the CTAs: at most one CTA per K block keeps every range non-empty.
+    num_units = num_tiles * (ceil_div(shape_k, BLOCK_K) if config.stream_k else num_splits)
+    grid = min(kernel.max_resident_ctas(device_index), get_num_sms(), num_units)
     grid -= grid % cluster
     if grid == 0:
         raise RuntimeError(f"{config} needs {cluster} SMs per cluster; only {get_num_sms()} are in use")
+    if config.stream_k and num_splits != 1:
+        raise ValueError(f"{config} is stream-K: num_splits must be 1, got {num_splits}")
+    # Partial sums a tile may leave in the workspace: its K ranges (split-K), or the most any tile is cut into
+    # between CTAs (stream-K).
+    workspace_depth = num_splits
+    if config.stream_k:
+        workspace_depth = stream_k_max_pieces(num_tiles, ceil_div(shape_k, BLOCK_K), grid)
     sfa_col = sfa.shape[-2]
     tile_counters = None
-    if num_splits > 1:
+    if workspace_depth > 1:
         tiles = ceil_div(shape_m, config.block_m) * ceil_div(shape_n, config.block_n)
         tile_counters = torch.zeros(tiles * config.num_math_warpgroups, dtype=torch.int32, device=d.device)
     # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
@@ -142,14 +159,14 @@ def launch_gemm(
         num_splits=num_splits,
         # shape_m bounds every group's rows: masked M_max; dense and contiguous, all rows (one group's where
         # they fit one m block).
-        b_evict_first=b_evict_first(config.block_m, config.block_n, shape_m),
+        b_evict_first=b_evict_first(config.gemm_type, config.block_m, config.block_n, shape_m),
     )
     if config.alt_widths:
         # fp8gemm::MaskedWidthParams: the main width's parameters, then each alternative's B descriptor, in order.
         packed = params.raw + b"".join(tma_b(block_n) for block_n, _ in config.alt_widths)
         params = ctypes.create_string_buffer(packed, len(packed))
     plan = LaunchPlan(kernel, device_index, grid, params)
-    if num_splits > 1:
-        plan = SplitKPlan(plan, tile_counters, (num_splits, shape_m, shape_n))
+    if workspace_depth > 1:
+        plan = SplitKPlan(plan, tile_counters, (workspace_depth, shape_m, shape_n))
     plan.launch()
     return plan

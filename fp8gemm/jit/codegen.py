@@ -20,12 +20,14 @@ def gemm_source(config: GemmConfig) -> str:
     if config.alt_widths:
         return _masked_widths_source(config)
     bool_out = "true" if config.output_f32 else "false"
+    stream_k = "true" if config.stream_k else "false"
     # A compile-time cluster shape lets a plain cuLaunchKernel launch clusters (grid % cluster_n == 0).
     cluster = f"__cluster_dims__({config.cluster_n}, 1, 1) " if config.cluster_n > 1 else ""
     return (
         '#include "fp8_gemm.cuh"\n\n'
         f"using Kernel = fp8gemm::Fp8Gemm<fp8gemm::GemmType::{config.gemm_type.cpp_name}, "
-        f"{config.block_m}u, {config.block_n}u, {config.num_stages}u, {bool_out}, {config.cluster_n}u>;\n"
+        f"{config.block_m}u, {config.block_n}u, {config.num_stages}u, {bool_out}, {config.cluster_n}u, "
+        f"{stream_k}>;\n"
         f'static_assert(Kernel::kSmemBytes == {config.smem_bytes}u, "smem model out of sync");\n'
         f'static_assert(Kernel::kNumThreads == {config.num_threads}u, "thread model out of sync");\n\n'
         f'extern "C" __global__ void {cluster}__launch_bounds__(Kernel::kNumThreads, 1)\n'

@@ -49,7 +49,8 @@ using SplitPerBlock = Const<0>;
 
 __host__ __device__ constexpr u32 gcd_of(u32 a, u32 b) { return b == 0 ? a : gcd_of(b, a % b); }
 
-template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN>
+template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kNumStages, bool kOutputF32, u32 kClusterN,
+          bool kStreamK = false>
 struct Fp8Gemm {
     static constexpr u32 kNumMathWarpgroups = kBlockM / kWgmmaM;
     static constexpr u32 kNumMathThreads = kNumMathWarpgroups * kWarpgroupThreads;
@@ -156,7 +157,7 @@ struct Fp8Gemm {
         }
     }
 
-    using Scheduler = TileScheduler<kType, kBlockM, kBlockN, kSchedulerGroupN, kClusterN>;
+    using Scheduler = TileScheduler<kType, kBlockM, kBlockN, kSchedulerGroupN, kClusterN, kStreamK>;
 
     __device__ static Scheduler make_scheduler(const GemmParams& p, u32 num_k_blocks) {
         return Scheduler(p.shape_m, p.shape_n, num_k_blocks, p.num_splits, p.num_groups, p.group_info);
@@ -218,8 +219,9 @@ struct Fp8Gemm {
         const u32 cluster_rank = kClusterN > 1 ? cluster_cta_rank() : 0u;
         constexpr u16 kClusterMask = (1u << kClusterN) - 1u;
         // B that one m block reads (each tile once) is loaded evict-first from L2: 2-9% faster at M <= 128 on
-        // the H200 (docs/performance.md, run 17). Every other launch loads it evict-normal: a branch between
-        // the hinted and the unhinted load cost 3-5% there.
+        // the H200 (docs/performance.md, run 17). Every other dense or contiguous launch loads it evict-normal:
+        // a branch between the hinted and the unhinted load cost 3-5% there. Masked kernels never hint: the
+        // hinted load made them 5-8% slower at G = 2 and 4 on the H100 (run 19, level at G = 1).
         const u64 b_policy = p.b_evict_first ? l2_policy_evict_first() : l2_policy_evict_normal();
         Tile tile;
         StageCursor<kNumStages> fill_at;
@@ -247,7 +249,11 @@ struct Fp8Gemm {
                 } else {
                     tma_load_2d(a_part, &p.tma_a, full, k_elem, a_part_row);
                 }
-                tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);
+                if constexpr (kType == GemmType::GroupedMasked) {
+                    tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row);
+                } else {
+                    tma_load_2d(smem.b() + s * kSmemB, &tma_b, full, k_elem, b_row, b_policy);
+                }
                 tma_load_2d(smem.sfa() + s * kBlockM * sizeof(float), &p.tma_sfa, full, tile.m_block * kBlockM,
                             sfa_row + k);
                 // B's scales arrive with the stage: the math warps read them from shared memory, off the
@@ -450,8 +456,9 @@ struct Fp8Gemm {
             } else {
                 k_loop(SplitPerBlock{});
             }
-            if (kType == GemmType::Dense && p.num_splits > 1) {
-                Epilogue::store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
+            if (kStreamK ? tile.num_pieces > 1 : kType == GemmType::Dense && p.num_splits > 1) {
+                Epilogue::template store_split<kStreamK>(p, tile, smem.flags() + warpgroup, warpgroup,
+                                                         thread % kWarpgroupThreads, acc);
             } else if (kOutputF32) {
                 Epilogue::store_tile_f32(p, tile, tile_row, lane, acc);
             } else {

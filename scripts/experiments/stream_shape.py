@@ -83,7 +83,8 @@ def stream_runs(words: torch.Tensor, b_words: torch.Tensor, block_n: int) -> dic
         runs[f"persistent {programs}"] = lambda p=programs: _persistent[(p,)](
             words, out, words.numel(), p, triton.cdiv(blocks, p), BLOCK=FLAT_BLOCK
         )
-    for k_bytes in GEMM_ORDER_K_BYTES:
+    # tl.arange spans a power of two: tiles of 48, 96, ... columns have no gemm-order read.
+    for k_bytes in GEMM_ORDER_K_BYTES if block_n & (block_n - 1) == 0 else ():
         runs[f"gemm order {k_bytes} B"] = lambda kb=k_bytes: _gemm_order[(b_words.shape[0] // block_n,)](
             b_words, out, b_words.shape[1], BLOCK_N=block_n, K_WORDS=kb // INT32_BYTES
         )

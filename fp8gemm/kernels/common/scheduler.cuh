@@ -24,7 +24,8 @@ struct Tile {
     u32 m_block;
     u32 n_block;
     u32 valid_rows;  // rows of this group (masked) or of the whole problem (dense, contiguous)
-    u32 split;       // dense split-K: which K range (0 otherwise)
+    u32 split;       // dense split-K or stream-K: which of the tile's K ranges this is (0 otherwise)
+    u32 num_pieces;  // stream-K: how many K ranges (of consecutive CTAs) the tile is cut into
     u32 k_begin;     // the tile's K blocks: [k_begin, k_end)
     u32 k_end;
     bool skip;       // contiguous layout: the tile's rows are padding or name no valid expert
@@ -35,9 +36,14 @@ struct Tile {
 // kClusterN: the CTAs of a cluster take the kClusterN adjacent n blocks of one m block together (they share
 // its A tile); the walk is over such cluster tiles, and the n blocks are padded to a multiple of kClusterN,
 // so a CTA may get an n block past N: it computes on zero-filled B and stores nothing.
-template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kGroupN, u32 kClusterN>
+// kStreamK (dense, no cluster): the tiles' K blocks, laid end to end, are dealt out to the CTAs in equal
+// contiguous ranges, so every SM streams the same number of K blocks whatever the tile count; a tile cut
+// between CTAs is summed by its last range to finish (Epilogue::store_split). The host launches at most as
+// many CTAs as there are K blocks in all, so no range is empty.
+template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kGroupN, u32 kClusterN, bool kStreamK = false>
 struct TileScheduler {
     static_assert(kGroupN % kClusterN == 0, "bands hold whole cluster tiles");
+    static_assert(!kStreamK || (kType == GemmType::Dense && kClusterN == 1), "stream-K: dense, no cluster");
     u32 shape_m;  // dense: M; contiguous: M_total; masked: M_max
     u32 num_m_blocks;
     u32 num_n_clusters;  // groups of kClusterN n blocks: ceil(N / kBlockN / kClusterN)
@@ -48,6 +54,10 @@ struct TileScheduler {
     u32 num_groups;
     const i32* group_info;  // contiguous: m_indices; masked: masked_m
     u32 next_index;
+    // Stream-K: this CTA's K blocks of all tiles, [next_block, end_block), and their total.
+    u32 next_block = 0;
+    u32 end_block = 0;
+    u32 total_blocks = 0;
 
     // Masked layout: the group holding `next_index` and the index of its first tile.
     u32 group = 0;
@@ -71,6 +81,38 @@ struct TileScheduler {
         } else {
             num_m_blocks = ceil_div(shape_m, kBlockM);
         }
+        if constexpr (kStreamK) {
+            total_blocks = num_m_blocks * num_n_clusters * num_k_blocks;
+            next_block = range_start(blockIdx.x);
+            end_block = range_start(blockIdx.x + 1);
+        }
+    }
+
+    // Stream-K: the first K block (of all tiles) of CTA `cta`'s range, and the CTA whose range holds `block`.
+    __device__ u32 range_start(u32 cta) const {
+        return static_cast<u32>(static_cast<u64>(cta) * total_blocks / gridDim.x);
+    }
+    __device__ u32 range_owner(u32 block) const {
+        return static_cast<u32>(((static_cast<u64>(block) + 1) * gridDim.x - 1) / total_blocks);
+    }
+
+    __device__ bool next_stream_k(Tile& tile) {
+        if (next_block >= end_block) return false;
+        const u32 index = next_block / num_k_blocks;
+        const u32 tile_first = index * num_k_blocks;
+        tile.k_begin = next_block - tile_first;
+        tile.k_end = min_of(num_k_blocks, end_block - tile_first);
+        next_block = tile_first + tile.k_end;
+        // Consecutive CTAs hold consecutive, non-empty ranges: the tile's ranges are those of its first
+        // block's owner through its last block's.
+        const u32 first_owner = range_owner(tile_first);
+        tile.split = blockIdx.x - first_owner;
+        tile.num_pieces = range_owner(tile_first + num_k_blocks - 1) - first_owner + 1;
+        swizzle(index, tile);
+        tile.valid_rows = shape_m;
+        tile.group = 0;
+        tile.skip = false;
+        return true;
     }
 
     __device__ u32 masked_rows(u32 g) const { return clamped_masked_rows(group_info, g, shape_m); }
@@ -87,6 +129,7 @@ struct TileScheduler {
     }
 
     __device__ bool next(Tile& tile) {
+        if constexpr (kStreamK) return next_stream_k(tile);
         u32 index = next_index;
         next_index += gridDim.x / kClusterN;
         tile.skip = false;
