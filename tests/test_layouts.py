@@ -312,10 +312,26 @@ def test_small_m_picks_block_m_64(m: int, gemm_type: GemmType) -> None:
 
 
 @pytest.mark.parametrize("m", [65, 100, 128])
-@pytest.mark.parametrize("n,k", [(2112, 7168), (24576, 1536), (7168, 16384), (4096, 7168)])
+@pytest.mark.parametrize("n,k", [(24576, 1536), (7168, 16384), (4096, 7168), (2112, 2048)])
 def test_dense_65_to_128_rows_take_one_unsplit_tile_row(m: int, n: int, k: int) -> None:
     config, split_k = heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132)
     assert (config.block_m, split_k) == (128, 1)
+
+
+@pytest.mark.parametrize("m", [65, 100, 128])
+@pytest.mark.parametrize("n,k", [(2112, 7168), (1024, 7168), (256, 7168), (2112, 16384)])
+@pytest.mark.parametrize("num_sms", [132, 160])
+def test_one_tile_row_cuts_long_k_where_it_would_need_16_wide_tiles(m: int, n: int, k: int, num_sms: int) -> None:
+    config, split_k = heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, num_sms)
+    assert (config.block_m, config.block_n) == (128, 32)
+    assert 2 <= split_k <= heuristics.ONE_TILE_ROW_MAX_SPLITS
+    assert config.num_tiles(m, n) * split_k <= num_sms  # one wave
+
+
+def test_one_tile_row_stays_unsplit_in_f32_and_where_32_wide_tiles_fill_the_sms() -> None:
+    assert heuristics.choose_launch(GemmType.DENSE, 128, 2112, 7168, 1, 132, True)[1] == 1
+    # 66 tiles of 32 columns leave no room for a second K range on 78 SMs.
+    assert heuristics.choose_launch(GemmType.DENSE, 128, 2112, 7168, 1, 78)[1] == 1
 
 
 def test_decode_shape_fills_every_sm() -> None:

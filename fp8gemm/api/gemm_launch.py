@@ -29,10 +29,10 @@ from ..utils import ceil_div, get_num_sms, get_tma_aligned_size
 
 
 class SplitKPlan:
-    """A split-K or stream-K call: each K range's FP32 partial sums go to a fresh workspace, and the last range
-    to finish a tile adds them up in range order (in the same kernel). The workspace comes from torch's caching
+    """A split-K or stream-K call: K ranges of a tile leave FP32 partial sums in a fresh workspace, and one range
+    per tile adds them up in range order (in the same kernel; see Epilogue::store_split, add_pieces). The workspace comes from torch's caching
     allocator on every call, so calls on different streams never share one; the tile counters belong to the
-    plan (zero between launches: the last arriver resets its counter), so only calls with the same output
+    plan (zero between launches: the range that adds up resets its counter), so only calls with the same output
     tensor share them, and those race on the output anyway."""
 
     __slots__ = ("gemm", "tile_counters", "workspace_shape")
@@ -120,15 +120,17 @@ def launch_gemm(
         raise RuntimeError(f"{config} needs {cluster} SMs per cluster; only {get_num_sms()} are in use")
     if config.stream_k and num_splits != 1:
         raise ValueError(f"{config} is stream-K: num_splits must be 1, got {num_splits}")
-    # Partial sums a tile may leave in the workspace: its K ranges (split-K), or the most any tile is cut into
-    # between CTAs (stream-K).
-    workspace_depth = num_splits
+    # Partial sums a tile may leave in the workspace. Split-K: one [M, N] slice per K range. Stream-K: every
+    # range but a tile's first (which adds the others into its accumulators) leaves one block_m x block_n
+    # tile, so the slices are one fewer than the most ranges any tile is cut into.
+    tiles = ceil_div(shape_m, config.block_m) * ceil_div(shape_n, config.block_n)
+    workspace_shape: tuple[int, ...] = (num_splits, shape_m, shape_n)
     if config.stream_k:
-        workspace_depth = stream_k_max_pieces(num_tiles, ceil_div(shape_k, BLOCK_K), grid)
+        cuts = stream_k_max_pieces(num_tiles, ceil_div(shape_k, BLOCK_K), grid) - 1
+        workspace_shape = (cuts, tiles, config.block_m * config.block_n)
     sfa_col = sfa.shape[-2]
     tile_counters = None
-    if workspace_depth > 1:
-        tiles = ceil_div(shape_m, config.block_m) * ceil_div(shape_n, config.block_n)
+    if workspace_shape[0] > (0 if config.stream_k else 1):  # some tile is cut
         tile_counters = torch.zeros(tiles * config.num_math_warpgroups, dtype=torch.int32, device=d.device)
     # With a cluster each CTA loads its 1/cluster_n share of the A tile (and multicasts it).
     tma_a = tma_2d(a, a_rows, shape_k, _row_stride(a, a_rows, shape_k), BLOCK_K, config.block_m // cluster,
@@ -166,7 +168,7 @@ def launch_gemm(
         packed = params.raw + b"".join(tma_b(block_n) for block_n, _ in config.alt_widths)
         params = ctypes.create_string_buffer(packed, len(packed))
     plan = LaunchPlan(kernel, device_index, grid, params)
-    if workspace_depth > 1:
-        plan = SplitKPlan(plan, tile_counters, (workspace_depth, shape_m, shape_n))
+    if tile_counters is not None:
+        plan = SplitKPlan(plan, tile_counters, workspace_shape)
     plan.launch()
     return plan

@@ -126,16 +126,12 @@ struct GemmEpilogue {
         }
     }
 
-    // Split-K and stream-K (dense): each warpgroup writes its 64 rows of this K range's FP32 partial sums,
-    // then counts itself in; the last of the tile's ranges to arrive (p.num_splits of them; stream-K:
-    // tile.num_pieces) adds all of them in range order (the same bits whichever CTA is last) and writes D,
-    // then resets the counter for the next launch.
-    template <bool kStreamK>
+    // Split-K (dense): each warpgroup writes its 64 rows of this K range's FP32 partial sums, then counts itself
+    // in; the last of the tile's p.num_splits ranges to arrive adds all of them in range order (the same bits
+    // whichever range is last) and writes D, then resets the counter for the next launch. The ranges run side by
+    // side, possibly in different waves, so none may wait for another.
     __device__ static void store_split(const GemmParams& p, const Tile& tile, u32* last_flag, u32 warpgroup,
                                        u32 wg_thread, const float* acc) {
-        // Read at each use, as the split-K kernels always have: hoisting p.num_splits into a local reshapes
-        // their whole epilogue (344 fewer instructions for 64 x 64), a change to unsplit launches unmeasured.
-        auto num_pieces = [&]() { return kStreamK ? tile.num_pieces : p.num_splits; };
         // A cluster's padding n block has no columns in D and no counter of its own.
         if (tile.n_block * kBlockN >= p.shape_n) return;
         const u32 lane = wg_thread % 32;
@@ -159,7 +155,7 @@ struct GemmEpilogue {
         named_barrier_sync(barrier, kWarpgroupThreads);
         const u32 num_n_blocks = ceil_div(p.shape_n, kBlockN);
         i32* counter = p.tile_counters + (tile.m_block * num_n_blocks + tile.n_block) * kNumMathWarpgroups + warpgroup;
-        if (wg_thread == 0) *last_flag = atomicAdd(counter, 1) == static_cast<i32>(num_pieces()) - 1;
+        if (wg_thread == 0) *last_flag = atomicAdd(counter, 1) == static_cast<i32>(p.num_splits) - 1;
         named_barrier_sync(barrier, kWarpgroupThreads);
         if (!*last_flag) return;
         __threadfence();  // acquire: every range's partial is read after its arrival
@@ -184,7 +180,7 @@ struct GemmEpilogue {
                 partial[i] = p.workspace + (valid ? static_cast<u64>(row[i]) * p.shape_n + col[i] : 0);
                 sum[i] = load_global_cg_f32x4(partial[i]);
             }
-            for (u32 s = 1; s < num_pieces(); ++s) {
+            for (u32 s = 1; s < p.num_splits; ++s) {
 #pragma unroll
                 for (u32 i = 0; i < kBatch; ++i) {
                     const float4 v = load_global_cg_f32x4(partial[i] + s * split_stride);
@@ -211,6 +207,74 @@ struct GemmEpilogue {
                 }
             }
         }
+        if (wg_thread == 0) *counter = 0;
+    }
+
+    // Stream-K (dense): a tile cut between consecutive CTAs. Each range after the first (tile.split >= 1) opens
+    // its CTA's run of K blocks; the first range (split 0) closes an earlier CTA's run. So the first range's
+    // CTA gets to the tile last, typically after the others have long arrived: it waits for them, adds their
+    // partial sums to its accumulators and stores D as an uncut tile would. Waiting cannot deadlock: every
+    // CTA is resident (the grid is at most one wave) and it waits only on ranges later CTAs compute before
+    // they wait on anything. Partials are kept in fragment order, each thread's accumulators as consecutive
+    // 16-byte pieces, so the writes and reads are whole 512-byte runs per warp.
+    __device__ static float* piece_partials(const GemmParams& p, const Tile& tile, u32 split, u32 warpgroup) {
+        const u32 num_n_blocks = ceil_div(p.shape_n, kBlockN);
+        const u64 num_tiles = static_cast<u64>(ceil_div(p.shape_m, kBlockM)) * num_n_blocks;
+        const u64 tile_index = tile.m_block * num_n_blocks + tile.n_block;
+        return p.workspace + ((split - 1) * num_tiles + tile_index) * (kBlockM * kBlockN) + warpgroup * kWgmmaM * kBlockN;
+    }
+
+    __device__ static i32* piece_counter(const GemmParams& p, const Tile& tile, u32 warpgroup) {
+        return p.tile_counters + (tile.m_block * ceil_div(p.shape_n, kBlockN) + tile.n_block) * kNumMathWarpgroups +
+               warpgroup;
+    }
+
+    // A range after the first: hand its partial sums to the tile's first range.
+    __device__ static void store_piece(const GemmParams& p, const Tile& tile, u32 warpgroup, u32 wg_thread,
+                                       const float* acc) {
+        float* partial = piece_partials(p, tile, tile.split, warpgroup) + 4 * wg_thread;
+#pragma unroll
+        for (u32 j = 0; j < kBlockN / 8; ++j) {
+            store_global_f32x4(partial + j * 4 * kWarpgroupThreads, acc[4 * j], acc[4 * j + 1], acc[4 * j + 2],
+                               acc[4 * j + 3]);
+        }
+        // Release: this warpgroup's partial is visible GPU-wide before its arrival is counted.
+        __threadfence();
+        named_barrier_sync(1 + warpgroup, kWarpgroupThreads);
+        if (wg_thread == 0) atomicAdd(piece_counter(p, tile, warpgroup), 1);
+    }
+
+    // The first range: add the later ranges' partial sums, in range order (deterministic), to `acc`.
+    __device__ static void add_pieces(const GemmParams& p, const Tile& tile, u32 warpgroup, u32 wg_thread,
+                                      float* acc) {
+        i32* counter = piece_counter(p, tile, warpgroup);
+        if (wg_thread == 0) {
+            while (load_acquire_gpu_i32(counter) < static_cast<i32>(tile.num_pieces) - 1) {
+            }
+        }
+        named_barrier_sync(1 + warpgroup, kWarpgroupThreads);
+        __threadfence();  // acquire for the whole warpgroup, as in store_split
+        for (u32 split = 1; split < tile.num_pieces; ++split) {
+            const float* partial = piece_partials(p, tile, split, warpgroup) + 4 * wg_thread;
+            // Loads in flight together, bounded beside the live accumulators (a 256-wide tile's 128).
+            constexpr u32 kPieces = kBlockN / 8;
+            constexpr u32 kBatch = kPieces < 8 ? kPieces : 8;
+#pragma unroll
+            for (u32 first = 0; first < kPieces; first += kBatch) {
+                float4 v[kBatch];
+#pragma unroll
+                for (u32 i = 0; i < kBatch; ++i) v[i] = load_global_cg_f32x4(partial + (first + i) * 4 * kWarpgroupThreads);
+#pragma unroll
+                for (u32 i = 0; i < kBatch; ++i) {
+                    float* a = acc + 4 * (first + i);
+                    a[0] += v[i].x;
+                    a[1] += v[i].y;
+                    a[2] += v[i].z;
+                    a[3] += v[i].w;
+                }
+            }
+        }
+        // Every range has arrived and nothing else reads the counter in this launch.
         if (wg_thread == 0) *counter = 0;
     }
 

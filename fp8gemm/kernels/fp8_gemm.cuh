@@ -456,9 +456,14 @@ struct Fp8Gemm {
             } else {
                 k_loop(SplitPerBlock{});
             }
-            if (kStreamK ? tile.num_pieces > 1 : kType == GemmType::Dense && p.num_splits > 1) {
-                Epilogue::template store_split<kStreamK>(p, tile, smem.flags() + warpgroup, warpgroup,
-                                                         thread % kWarpgroupThreads, acc);
+            const bool cut = kStreamK && tile.num_pieces > 1;
+            if (cut && tile.split != 0) {
+                Epilogue::store_piece(p, tile, warpgroup, thread % kWarpgroupThreads, acc);
+                continue;
+            }
+            if (cut) Epilogue::add_pieces(p, tile, warpgroup, thread % kWarpgroupThreads, acc);
+            if (!kStreamK && kType == GemmType::Dense && p.num_splits > 1) {
+                Epilogue::store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
             } else if (kOutputF32) {
                 Epilogue::store_tile_f32(p, tile, tile_row, lane, acc);
             } else {

@@ -23,8 +23,8 @@ struct GemmParams {
     void* d;
     const float* c;         // FP32 output only: C [rows, ldc], may alias D
     const i32* group_info;  // contiguous: m_indices [M_total]; masked: masked_m [groups]; else null
-    float* workspace;       // split-K, stream-K (dense): FP32 partials [K ranges of a tile][M][N]
-    i32* tile_counters;     // split/stream-K: [tiles][math warpgroups], zero between launches (last arriver resets)
+    float* workspace;       // FP32 partials: split-K [K ranges][M][N]; stream-K [cuts][tiles][block_m * block_n]
+    i32* tile_counters;     // split/stream-K: [tiles][math warpgroups], zero between launches (the adding range resets)
     u32 shape_m;            // dense: M; contiguous: M_total; masked: M_max
     u32 shape_n;
     u32 shape_k;

@@ -281,6 +281,18 @@ __device__ __forceinline__ void store_global_u32x2(void* ptr, u32 x, u32 y) {
     asm volatile("st.global.v2.b32 [%0], {%1, %2};" ::"l"(ptr), "r"(x), "r"(y) : "memory");
 }
 
+__device__ __forceinline__ void store_global_f32x4(float* ptr, float x, float y, float z, float w) {
+    asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(ptr), "f"(x), "f"(y), "f"(z), "f"(w) : "memory");
+}
+
+// Pairs with another CTA's __threadfence() then atomicAdd: what it wrote before counting itself in is visible
+// once this load sees the count.
+__device__ __forceinline__ i32 load_acquire_gpu_i32(const i32* ptr) {
+    i32 value;
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];" : "=r"(value) : "l"(ptr) : "memory");
+    return value;
+}
+
 // Cached in L2 only: data other CTAs wrote during this kernel (an L1 line could be stale).
 __device__ __forceinline__ float4 load_global_cg_f32x4(const float* ptr) {
     float4 v;
