@@ -70,8 +70,9 @@ def main(filters: list[str]) -> int:
     configs = [c for c in all_configs() if not filters or any(f in str(c) for f in filters)]
     bad = 0
     # Dense single-CTA configs also run split-K (3 ranges of K's 3 blocks): the fused reduction's path.
+    # Stream-K configs cut their tiles already (a CTA per K block at these sizes) and take no split-K.
     runs = [(c, 1) for c in configs] + [
-        (c, 3) for c in configs if c.gemm_type == GemmType.DENSE and c.cluster_n == 1
+        (c, 3) for c in configs if c.gemm_type == GemmType.DENSE and c.cluster_n == 1 and not c.stream_k
     ]
     for config, split_k in runs:
         with forced_config(config, split_k):
