@@ -158,7 +158,7 @@ def test_a_plan_dropped_while_its_key_is_freed_is_still_launched_safely() -> Non
     # Dropping a subclass's tuple key runs Python code (here: a shape object's __del__) that empties the
     # plan dict: the C path must own the plan it found before that runs.
     module = _native_module()
-    module.configure(launch_plans._plans, None, None, raise_launch_error, 0)
+    module.configure(launch_plans._plans, None, None, None, raise_launch_error, 0)
     armed = []
 
     class Shape(tuple):
@@ -210,7 +210,7 @@ def warm_launch(request):
     module = _native_module()
     was_installed = launch_plans.warm_launch is module.warm_launch
     # No driver here: the plans these tests store never reach it (their `native` is None).
-    module.configure(launch_plans._plans, None, None, raise_launch_error, 0)
+    module.configure(launch_plans._plans, None, None, None, raise_launch_error, 0)
     yield module.warm_launch
     if was_installed:
         assert native.install()

@@ -15,6 +15,7 @@ import torch
 
 import fp8gemm
 from fp8gemm import launch_plans
+from fp8gemm.api.gemm_launch import SplitKPlan
 from fp8gemm.config import GemmConfig, GemmType
 from fp8gemm.heuristics import forced_config
 from fp8gemm.jit import native
@@ -66,7 +67,9 @@ def test_the_c_warm_path_takes_over_after_the_first_plan(tmp_path) -> None:
     assert done.stdout.split()[-1] == "True"
 
 
-@pytest.mark.parametrize("m,n,k", [(64, 2112, 7168), (300, 520, 1040), (4096, 4096, 7168)], ids=str)
+@pytest.mark.parametrize(
+    "m,n,k", [(64, 2112, 7168), (300, 520, 1040), (4096, 4096, 7168), (64, 1024, 7168), (128, 2112, 7168)], ids=str
+)
 def test_warm_call_replays_plan_on_new_data(warm_path, m: int, n: int, k: int) -> None:
     launch_plans.forget_all()
     problem = dense_inputs(m, n, k)
@@ -132,3 +135,34 @@ def test_masked_plan_follows_new_masked_m() -> None:
                 assert calc_diff(problem.d[g, :rows], ref[g, :rows]) < 1e-5
             assert torch.isnan(problem.d[g, rows:]).all()
     assert len(launch_plans._plans) == 1
+
+
+@pytest.mark.parametrize("m,n,k", [(64, 1024, 7168), (128, 2112, 7168)], ids=str)
+def test_split_k_plan_keeps_its_workspace_and_a_c_launch(m: int, n: int, k: int) -> None:
+    # The heuristic splits K for these shapes; their plans launch from C like unsplit ones.
+    launch_plans.forget_all()
+    problem = dense_inputs(m, n, k)
+    a = _gemm_layout(problem)
+    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    (plan,) = launch_plans._plans.values()
+    assert isinstance(plan, SplitKPlan) and plan.workspace is not None and plan.native is not None
+
+
+@pytest.mark.parametrize("m,n,k", [(64, 1024, 7168), (128, 2112, 7168)], ids=str)
+def test_split_k_plan_runs_on_another_stream(m: int, n: int, k: int) -> None:
+    launch_plans.forget_all()
+    problem = dense_inputs(m, n, k)
+    a = _gemm_layout(problem)
+    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            _refill(problem, a)
+            fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+            assert not torch.isnan(problem.d).any()
+            assert calc_diff(problem.d, reference_gemm(a, problem.b)) < 1e-5
+    torch.cuda.current_stream().wait_stream(side)
+    # Dropped while the side stream may still run: the allocator must keep the plan's buffers for it.
+    launch_plans.forget_all()
+    torch.cuda.synchronize()

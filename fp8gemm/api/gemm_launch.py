@@ -19,6 +19,7 @@ from ..config import (
 from ..jit import native
 from ..jit.build import get_kernel
 from ..jit.launcher import (
+    GEMM_TILE_COUNTERS_OFFSET,
     GEMM_WORKSPACE_OFFSET,
     LaunchPlan,
     pack_gemm_params,
@@ -27,27 +28,81 @@ from ..jit.launcher import (
 )
 from ..utils import ceil_div, get_num_sms, get_tma_aligned_size
 
+# Split-K plans keep their FP32 workspace between calls while all plans' workspaces together stay within this;
+# a plan past it allocates one per call. Run 20 (H100): allocating per call kept split-K plans off the C warm
+# path, at 34 µs of host time per call against 10 µs for unsplit plans on the same host.
+PLAN_WORKSPACE_BUDGET_BYTES = 256 << 20
+_plan_workspace_bytes = 0
+
 
 class SplitKPlan:
-    """A split-K or stream-K call: K ranges of a tile leave FP32 partial sums in a fresh workspace, and one range
-    per tile adds them up in range order (in the same kernel; see Epilogue::store_split, add_pieces). The workspace comes from torch's caching
-    allocator on every call, so calls on different streams never share one; the tile counters belong to the
-    plan (zero between launches: the range that adds up resets its counter), so only calls with the same output
-    tensor share them, and those race on the output anyway."""
+    """A split-K or stream-K call: K ranges of a tile leave FP32 partial sums in a workspace, and one range per
+    tile adds them up in range order (in the same kernel; see Epilogue::store_split, add_pieces).
 
-    __slots__ = ("gemm", "tile_counters", "workspace_shape")
-    # No fixed launch for the C warm path: it calls `launch` (fp8gemm.jit.native).
-    native = None
+    The plan owns its tile counters (zero between launches: the range that adds up resets its counter) and,
+    within PLAN_WORKSPACE_BUDGET_BYTES, its workspace, both made on the stream of its first call. Only calls
+    with the same output share a plan, and those race on the output anyway. On that stream a warm call is
+    one C launch; on another one the buffers are first marked in use by it, so that dropping the plan cannot
+    free them under a running kernel. Under graph capture a launch takes fresh buffers from the graph's pool:
+    the graph may outlive the plan."""
+
+    __slots__ = ("gemm", "tile_counters", "workspace_shape", "workspace", "stream", "native")
 
     def __init__(self, gemm: LaunchPlan, tile_counters: torch.Tensor, workspace_shape: tuple[int, ...]) -> None:
+        global _plan_workspace_bytes
         self.gemm, self.tile_counters, self.workspace_shape = gemm, tile_counters, workspace_shape
+        device = tile_counters.device
+        self.stream = torch.cuda.current_stream(device).cuda_stream
+        self.workspace, self.native = None, None
+        nbytes = 4 * _elements(workspace_shape)
+        if not torch.cuda.is_current_stream_capturing() and _plan_workspace_bytes + nbytes <= PLAN_WORKSPACE_BUDGET_BYTES:
+            self.workspace = torch.empty(workspace_shape, dtype=torch.float32, device=device)
+            _plan_workspace_bytes += nbytes
+            set_pointer(gemm.params, GEMM_WORKSPACE_OFFSET, self.workspace.data_ptr())
+            self.native = gemm.native_on_stream(self.stream)
+
+    def __del__(self) -> None:
+        global _plan_workspace_bytes
+        if self.workspace is not None:
+            _plan_workspace_bytes -= 4 * self.workspace.numel()
 
     def launch(self) -> None:
-        workspace = torch.empty(self.workspace_shape, dtype=torch.float32, device=self.tile_counters.device)
-        set_pointer(self.gemm.params, GEMM_WORKSPACE_OFFSET, workspace.data_ptr())
-        # The counters were allocated on the first call's stream: keep them from reuse while this one runs.
-        self.tile_counters.record_stream(torch.cuda.current_stream(self.tile_counters.device))
+        device = self.tile_counters.device
+        stream = torch.cuda.current_stream(device)
+        if torch.cuda.is_current_stream_capturing():
+            counters = torch.zeros_like(self.tile_counters)
+            workspace = torch.empty(self.workspace_shape, dtype=torch.float32, device=device)
+            self._launch_with(counters, workspace)
+            return
+        if stream.cuda_stream != self.stream:
+            self.tile_counters.record_stream(stream)
+            if self.workspace is not None:
+                self.workspace.record_stream(stream)
+        if self.workspace is None:
+            # Allocated on the current stream: reused only after this launch's work there.
+            workspace = torch.empty(self.workspace_shape, dtype=torch.float32, device=device)
+            set_pointer(self.gemm.params, GEMM_WORKSPACE_OFFSET, workspace.data_ptr())
         self.gemm.launch()
+
+    def _launch_with(self, counters: torch.Tensor, workspace: torch.Tensor) -> None:
+        """One launch over other buffers; the plan's own are pointed at again afterwards (the driver copies
+        the parameters at launch)."""
+        params = self.gemm.params
+        set_pointer(params, GEMM_TILE_COUNTERS_OFFSET, counters.data_ptr())
+        set_pointer(params, GEMM_WORKSPACE_OFFSET, workspace.data_ptr())
+        try:
+            self.gemm.launch()
+        finally:
+            set_pointer(params, GEMM_TILE_COUNTERS_OFFSET, self.tile_counters.data_ptr())
+            if self.workspace is not None:
+                set_pointer(params, GEMM_WORKSPACE_OFFSET, self.workspace.data_ptr())
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
 
 
 def _row_stride(t: torch.Tensor, rows: int, cols: int) -> int:

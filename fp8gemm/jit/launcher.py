@@ -23,6 +23,7 @@ from .native import NATIVE_PLAN
 # CPU build never reaches a launch (validation wants CUDA tensors).
 _current_device = getattr(torch._C, "_cuda_getDevice", None)
 _current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+_stream_capturing = getattr(torch._C, "_cuda_isCurrentStreamCapturing", None)
 _cu_launch_kernel = driver.cuLaunchKernel
 # warm_call.c's launch(function, device_index, grid, threads, smem_bytes, params) -> bool, once
 # fp8gemm.jit.native.install() has made the C path ready.
@@ -157,9 +158,15 @@ class LaunchPlan:
         self.params = params
         self._args = (ctypes.c_void_p * 1)(ctypes.addressof(params))
         self.args = ctypes.addressof(self._args)
-        # The same launch as the C warm path reads it (fp8gemm.jit.native).
-        self.native = NATIVE_PLAN.pack(
-            int(self.function), self.args, device_index, grid, self.threads, self.smem_bytes
+        # The same launch as the C warm path reads it (fp8gemm.jit.native), on any stream.
+        self.native = self.native_on_stream(None)
+
+    def native_on_stream(self, stream: int | None) -> bytes:
+        """This launch for the C warm path; with a `stream` handle, only on that stream and outside graph
+        capture (other launches take the owner's Python `launch`)."""
+        return NATIVE_PLAN.pack(
+            int(self.function), self.args, self.device_index, self.grid, self.threads, self.smem_bytes,
+            stream is not None, stream or 0,
         )
 
     def launch(self, stream: int | None = None) -> None:
@@ -266,6 +273,7 @@ def clear_descriptor_cache() -> None:
 _PARAMS_TAIL = struct.Struct("<QQQQQQIIIIIIIII")
 _PARAMS_TAIL_OFFSET = 4 * TMA_DESCRIPTOR_BYTES
 GEMM_WORKSPACE_OFFSET = _PARAMS_TAIL_OFFSET + 4 * 8
+GEMM_TILE_COUNTERS_OFFSET = _PARAMS_TAIL_OFFSET + 5 * 8
 
 
 def pack_gemm_params(

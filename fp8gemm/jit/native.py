@@ -34,9 +34,9 @@ log = logging.getLogger("fp8gemm.jit")
 
 SOURCE = Path(__file__).with_name("warm_call.c")
 MODULE_NAME = "_fp8gemm_warm_call"
-# LaunchPlan.native: function, kernelParams address, device index, grid, threads, smem bytes (warm_call.c's
-# NativePlan).
-NATIVE_PLAN = struct.Struct("<QQqIII")
+# LaunchPlan.native: function, kernelParams address, device index, grid, threads, smem bytes, whether the plan
+# is bound to one stream, and that stream's handle (warm_call.c's NativePlan).
+NATIVE_PLAN = struct.Struct("<QQqIIIIQ")
 # Read by the packed key (torch/csrc/inductor/aoti_torch/c/shim.h: aoti_torch_get_<field>).
 TORCH_SHIM_LIBRARY = "libtorch_cpu.so"
 SHIM_FIELDS = ("data_ptr", "dim", "sizes", "strides", "dtype", "device_type", "device_index")
@@ -174,7 +174,13 @@ def install() -> bool:
     (no C compiler or Python headers, no CUDA build of torch, no driver): the Python path stays."""
     from .. import launch_plans
     from . import launcher
-    from .launcher import _current_device, _current_raw_stream, _init_driver, raise_launch_error
+    from .launcher import (
+        _current_device,
+        _current_raw_stream,
+        _init_driver,
+        _stream_capturing,
+        raise_launch_error,
+    )
 
     module = load()
     if module is None or _current_device is None:
@@ -185,7 +191,9 @@ def install() -> bool:
     except Exception as error:
         log.info("fp8gemm: C warm path unavailable, warm calls use Python: %s", error)
         return False
-    module.configure(launch_plans._plans, _current_device, _current_raw_stream, raise_launch_error, address)
+    module.configure(
+        launch_plans._plans, _current_device, _current_raw_stream, _stream_capturing, raise_launch_error, address
+    )
     launch_plans.warm_launch = module.warm_launch
     launcher.raw_launch = module.launch
     return True

@@ -21,7 +21,9 @@ typedef int (*LaunchKernelFn)(void *function, unsigned grid_x, unsigned grid_y, 
                               unsigned block_x, unsigned block_y, unsigned block_z, unsigned smem_bytes,
                               void *stream, void **kernel_params, void **extra);
 
-/* LaunchPlan.native in fp8gemm/jit/launcher.py packs these fields ("<QQqIII"). */
+/* LaunchPlan.native in fp8gemm/jit/launcher.py packs these fields ("<QQqIIIIQ"). A plan bound to a stream
+ * (a split-K plan's own workspace and counters, freed with the plan on the stream they were made on) launches
+ * here only on that stream and outside graph capture; elsewhere its Python launch handles the buffers. */
 typedef struct {
     uint64_t function;
     uint64_t kernel_params;
@@ -29,10 +31,12 @@ typedef struct {
     uint32_t grid;
     uint32_t threads;
     uint32_t smem_bytes;
+    uint32_t stream_bound;
+    uint64_t stream;
 } NativePlan;
-#define NATIVE_PLAN_BYTES 36
-_Static_assert(offsetof(NativePlan, smem_bytes) + sizeof(uint32_t) == NATIVE_PLAN_BYTES,
-               "NativePlan's fields must lie as Python's \"<QQqIII\" packs them");
+#define NATIVE_PLAN_BYTES 48
+_Static_assert(offsetof(NativePlan, stream) == 40 && sizeof(NativePlan) == NATIVE_PLAN_BYTES,
+               "NativePlan's fields must lie as Python's \"<QQqIIIIQ\" packs them");
 
 /* torch's C shim (torch/csrc/inductor/aoti_torch/c/shim.h, exported by libtorch_cpu): a tensor's metadata
  * without a Python object per field. Each function takes an at::Tensor*; an at::Tensor is one intrusive
@@ -71,6 +75,7 @@ static PyObject *parameter_type; /* torch.nn.Parameter */
 static PyObject *plans;              /* fp8gemm.launch_plans._plans, never rebound */
 static PyObject *current_device;     /* torch._C._cuda_getDevice */
 static PyObject *current_raw_stream; /* torch._C._cuda_getCurrentRawStream */
+static PyObject *stream_capturing;   /* torch._C._cuda_isCurrentStreamCapturing */
 static PyObject *raise_launch_error; /* (CUresult as int) -> raises RuntimeError */
 static LaunchKernelFn launch_kernel;
 
@@ -239,7 +244,7 @@ static PyObject *plan_key(PyObject *a, PyObject *b, PyObject *d, PyObject *extra
 }
 
 /* 0 when launched, 1 when another device is current (the caller's Python launch switches to the plan's
- * device around the call), -1 with an exception set. */
+ * device around the call) or a bound plan's stream is not current or is capturing, -1 with an exception set. */
 static int launch_on_current_stream(const NativePlan *p, void **kernel_params) {
     if (launch_kernel == NULL || current_device == NULL || current_raw_stream == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "fp8gemm's C warm path has no driver entry point configured");
@@ -262,6 +267,14 @@ static int launch_on_current_stream(const NativePlan *p, void **kernel_params) {
     void *stream_handle = PyLong_AsVoidPtr(stream);
     Py_DECREF(stream);
     if (stream_handle == NULL && PyErr_Occurred()) return -1;
+    if (p->stream_bound) {
+        if ((uint64_t)(uintptr_t)stream_handle != p->stream || stream_capturing == NULL) return 1;
+        PyObject *capturing = PyObject_CallNoArgs(stream_capturing);
+        if (capturing == NULL) return -1;
+        int is_capturing = PyObject_IsTrue(capturing);
+        Py_DECREF(capturing);
+        if (is_capturing) return is_capturing < 0 ? -1 : 1;
+    }
 
     int err;
     /* As cuda.bindings does: a launch can block on a full queue, and other threads may need the GIL. */
@@ -283,7 +296,7 @@ static int launch_plan(PyObject *plan) {
     PyObject *native = PyObject_GetAttr(plan, name_native);
     if (native == NULL) return -1;
     int status = 1;
-    /* Split-K plans have none: they allocate their workspace per call, in their own launch. */
+    /* A split-K plan over the workspace budget has none: it allocates a workspace per call, in its launch. */
     if (native != Py_None && PyBytes_Check(native) && PyBytes_GET_SIZE(native) == NATIVE_PLAN_BYTES) {
         NativePlan p;
         memcpy(&p, PyBytes_AS_STRING(native), NATIVE_PLAN_BYTES);
@@ -379,33 +392,36 @@ static void set_object(PyObject **slot, PyObject *value) {
     Py_XSETREF(*slot, value);
 }
 
-/* configure(plans: dict, current_device, current_raw_stream, raise_launch_error, launch_kernel_address). */
+/* configure(plans: dict, current_device, current_raw_stream, stream_capturing, raise_launch_error,
+ * launch_kernel_address). */
 static PyObject *configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 5 || !PyDict_CheckExact(args[0]) || !PyLong_Check(args[4])) {
+    if (nargs != 6 || !PyDict_CheckExact(args[0]) || !PyLong_Check(args[5])) {
         PyErr_SetString(PyExc_TypeError,
-                        "configure(plans: dict, current_device, current_raw_stream, raise_launch_error, "
-                        "launch_kernel_address: int)");
+                        "configure(plans: dict, current_device, current_raw_stream, stream_capturing, "
+                        "raise_launch_error, launch_kernel_address: int)");
         return NULL;
     }
-    unsigned long long address = PyLong_AsUnsignedLongLong(args[4]);
+    unsigned long long address = PyLong_AsUnsignedLongLong(args[5]);
     if (address == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    /* current_device and current_raw_stream may be None (a CPU build of torch, tests): no launch then. */
-    for (int i = 1; i <= 2; ++i) {
+    /* The torch callables may be None (a CPU build of torch, tests): no launch then. */
+    for (int i = 1; i <= 3; ++i) {
         if (args[i] != Py_None && !PyCallable_Check(args[i])) {
             PyErr_SetString(PyExc_TypeError,
-                            "configure: current_device and current_raw_stream must be callables or None");
+                            "configure: current_device, current_raw_stream and stream_capturing must be "
+                            "callables or None");
             return NULL;
         }
     }
-    if (!PyCallable_Check(args[3])) {
+    if (!PyCallable_Check(args[4])) {
         PyErr_SetString(PyExc_TypeError, "configure: raise_launch_error must be callable");
         return NULL;
     }
     set_object(&plans, args[0]);
     set_object(&current_device, args[1] == Py_None ? NULL : args[1]);
     set_object(&current_raw_stream, args[2] == Py_None ? NULL : args[2]);
-    set_object(&raise_launch_error, args[3]);
+    set_object(&stream_capturing, args[3] == Py_None ? NULL : args[3]);
+    set_object(&raise_launch_error, args[4]);
     launch_kernel = address ? (LaunchKernelFn)(uintptr_t)address : NULL;
     Py_RETURN_NONE;
 }
@@ -459,7 +475,8 @@ static PyMethodDef methods[] = {
     {"launch", (PyCFunction)(void (*)(void))launch, METH_FASTCALL,
      "launch(function, device_index, grid, threads, smem_bytes, params) -> bool"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
-     "configure(plans, current_device, current_raw_stream, raise_launch_error, launch_kernel_address)"},
+     "configure(plans, current_device, current_raw_stream, stream_capturing, raise_launch_error, "
+     "launch_kernel_address)"},
     {"read_tensors_with", (PyCFunction)(void (*)(void))read_tensors_with, METH_FASTCALL,
      "read_tensors_with(tensor_type, parameter_type, shim_addresses)"},
     {NULL, NULL, 0, NULL},
