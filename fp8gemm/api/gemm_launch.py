@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 
 import torch
 
@@ -54,7 +55,7 @@ class SplitKPlan:
         device = tile_counters.device
         self.stream = torch.cuda.current_stream(device).cuda_stream
         self.workspace, self.native = None, None
-        nbytes = 4 * _elements(workspace_shape)
+        nbytes = 4 * math.prod(workspace_shape)
         if not torch.cuda.is_current_stream_capturing() and _plan_workspace_bytes + nbytes <= PLAN_WORKSPACE_BUDGET_BYTES:
             self.workspace = torch.empty(workspace_shape, dtype=torch.float32, device=device)
             _plan_workspace_bytes += nbytes
@@ -96,13 +97,6 @@ class SplitKPlan:
             set_pointer(params, GEMM_TILE_COUNTERS_OFFSET, self.tile_counters.data_ptr())
             if self.workspace is not None:
                 set_pointer(params, GEMM_WORKSPACE_OFFSET, self.workspace.data_ptr())
-
-
-def _elements(shape: tuple[int, ...]) -> int:
-    count = 1
-    for size in shape:
-        count *= size
-    return count
 
 
 def _row_stride(t: torch.Tensor, rows: int, cols: int) -> int:
