@@ -137,23 +137,29 @@ def test_masked_plan_follows_new_masked_m() -> None:
     assert len(launch_plans._plans) == 1
 
 
-@pytest.mark.parametrize("m,n,k", [(64, 1024, 7168), (128, 2112, 7168)], ids=str)
-def test_split_k_plan_keeps_its_workspace_and_a_c_launch(m: int, n: int, k: int) -> None:
-    # The heuristic splits K for these shapes; their plans launch from C like unsplit ones.
+# The heuristic splits K for these shapes.
+SPLIT_K_SHAPES = [(64, 1024, 7168), (128, 2112, 7168)]
+
+
+def _split_k_planned(m: int, n: int, k: int):
+    """A problem and its A operand after one call has stored its (only) plan."""
     launch_plans.forget_all()
     problem = dense_inputs(m, n, k)
     a = _gemm_layout(problem)
     fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    return problem, a
+
+
+@pytest.mark.parametrize("m,n,k", SPLIT_K_SHAPES, ids=str)
+def test_split_k_plan_keeps_its_workspace_and_a_c_launch(m: int, n: int, k: int) -> None:
+    _split_k_planned(m, n, k)
     (plan,) = launch_plans._plans.values()
     assert isinstance(plan, SplitKPlan) and plan.workspace is not None and plan.native is not None
 
 
-@pytest.mark.parametrize("m,n,k", [(64, 1024, 7168), (128, 2112, 7168)], ids=str)
+@pytest.mark.parametrize("m,n,k", SPLIT_K_SHAPES, ids=str)
 def test_split_k_plan_runs_on_another_stream(m: int, n: int, k: int) -> None:
-    launch_plans.forget_all()
-    problem = dense_inputs(m, n, k)
-    a = _gemm_layout(problem)
-    fp8gemm.fp8_gemm_nt(a, problem.b, problem.d)
+    problem, a = _split_k_planned(m, n, k)
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
