@@ -28,7 +28,8 @@ Worked example (132 SMs): M=64, N=2112, K=7168, where the weight read is the who
 17 tiles: 17 SMs each move (64 + 128)·7168 B, 23 µs modelled. block_n=16 gives 132 tiles in one wave moving
 (64 + 16)·7168 B each, 9.7 µs modelled (17.3 measured); block_n=32 with K cut in 2 models the same 9.7 µs
 (16.1 measured) and loses the tie. At small M the model is right about the shape of the choice and ~10% off
-on which of the close ones is best.
+on which of the close ones is best; here the narrow-tile rule (NARROW_SPLIT_BLOCK_N) takes the 32-wide split
+after all, measured faster in run 20.
 """
 
 from __future__ import annotations
@@ -81,16 +82,18 @@ REDUCE_PER_SPLIT_S = 1e-6
 # 14.8, 128x24576x1536 25.7 vs 26.9, 128x2112x7168 17.5 vs 18.3) and tied on 128x4096x7168. Among
 # block_m = 128 configs the model's block_n choice is the sweep's best or within 2%.
 ONE_TILE_ROW_MAX_M = 128
-# ...except where that row needs 16-wide tiles to fill the SMs and K is long: then 128 x 32 tiles with K cut in
-# as many ranges as one wave holds (at most ONE_TILE_ROW_MAX_SPLITS) are 13-43% faster. Measured 2026-12-05 on
-# the H100 (docs/performance.md, run 20), kernel time against the 16-wide unsplit choice, µs: 128x2112x7168
-# 12.5 vs 14.4 (2 ranges), 128x1024x7168 9.8 vs 13.4 (4), 128x1536x7168 11.5 vs 13.6 (2), 96x2112x7168 14.3
-# vs 17.1 (2), 128x576x7168 8.9 vs 13.4 (4), 128x256x7168 8.0 vs 13.3 (4), 128x2112x16384 20.5 vs 29.2 (2);
-# each within 6% of the best of block_n 16-64 and 1-4 ranges. At K = 2048 (128x2112x2048) the 6.2 µs
-# unsplit kernel is the fastest and 2 ranges take 8.5: the fix-up's fixed cost outweighs the gain.
-ONE_TILE_ROW_SPLIT_BLOCK_N = 32
-ONE_TILE_ROW_SPLIT_MIN_K = 4096
-ONE_TILE_ROW_MAX_SPLITS = 4
+# Dense problems whose choice is 16-wide tiles, unsplit (the narrowest tile, taken to fill the SMs), with long K:
+# tiles NARROW_SPLIT_BLOCK_N wide with K cut in as many ranges as one wave holds (at most NARROW_SPLIT_MAX_RANGES)
+# are faster. Measured 2026-12-05 on the H100 (docs/performance.md, run 20), kernel time against the 16-wide
+# unsplit choice, µs: 64x2112x7168 11.4 vs 12.6 (2 ranges); one 128-row tile row (which the model never splits
+# itself): 128x2112x7168 12.5 vs 14.4 (2), 128x1024x7168 9.8 vs 13.4 (4), 128x1536x7168 11.5 vs 13.6 (2),
+# 96x2112x7168 14.3 vs 17.1 (2), 128x576x7168 8.9 vs 13.4 (4), 128x256x7168 8.0 vs 13.3 (4), 128x2112x16384
+# 20.5 vs 29.2 (2); each within 6% of the best of block_n 16-64 and 1-4 ranges. At K = 2048 (128x2112x2048)
+# the 6.2 µs unsplit kernel is the fastest and 2 ranges take 8.5: the reduction's fixed cost outweighs the
+# gain. K between 2048 and 7168 was not measured and keeps the unsplit choice.
+NARROW_SPLIT_BLOCK_N = 32
+NARROW_SPLIT_MIN_K = 7168
+NARROW_SPLIT_MAX_RANGES = 4
 # Cluster variants exist for block_m = 128 (pairs of CTAs on one m block); chosen only in the measured range.
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
@@ -181,8 +184,8 @@ def choose_launch(
     # No config beats reading every operand once from HBM: the floor that split-K cannot lower.
     hbm_seconds = (rows * k + weights * n * k + rows * n * 2) / HBM_BYTES_PER_S
     best_key, best = None, None
-    # Dense, 64 < M <= 128: one tile row whose two math warpgroups share every B load, unsplit but for
-    # ONE_TILE_ROW_SPLIT_MIN_K's exception (see ONE_TILE_ROW_MAX_M).
+    # Dense, 64 < M <= 128: one tile row whose two math warpgroups share every B load, unsplit (see
+    # ONE_TILE_ROW_MAX_M) but for the narrow-tile exception below (NARROW_SPLIT_BLOCK_N).
     one_tile_row = gemm_type == GemmType.DENSE and WGMMA_M < m <= ONE_TILE_ROW_MAX_M
     for block_m in BLOCK_M_CHOICES:
         if m <= WGMMA_M and block_m > WGMMA_M:
@@ -205,12 +208,16 @@ def choose_launch(
                 if best_key is None or key < best_key:
                     best_key, best = key, (config, split_k)
     config, split_k = best
-    if one_tile_row and not output_f32 and (config.block_n, split_k) == (16, 1) and k >= ONE_TILE_ROW_SPLIT_MIN_K:
+    if (
+        gemm_type == GemmType.DENSE
+        and not output_f32
+        and (config.block_n, split_k) == (16, 1)
+        and k >= NARROW_SPLIT_MIN_K
+    ):
         split_config = GemmConfig(
-            gemm_type, ONE_TILE_ROW_MAX_M, ONE_TILE_ROW_SPLIT_BLOCK_N,
-            max_stages(ONE_TILE_ROW_MAX_M, ONE_TILE_ROW_SPLIT_BLOCK_N),
+            gemm_type, config.block_m, NARROW_SPLIT_BLOCK_N, max_stages(config.block_m, NARROW_SPLIT_BLOCK_N)
         )
-        ranges = min(ONE_TILE_ROW_MAX_SPLITS, num_sms // split_config.num_tiles(m, n))
+        ranges = min(NARROW_SPLIT_MAX_RANGES, num_sms // split_config.num_tiles(m, n))
         if ranges > 1:
             return split_config, effective_splits(k, ranges)
     operand_bytes = rows * k + weights * n * k

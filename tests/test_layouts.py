@@ -312,7 +312,7 @@ def test_small_m_picks_block_m_64(m: int, gemm_type: GemmType) -> None:
 
 
 @pytest.mark.parametrize("m", [65, 100, 128])
-@pytest.mark.parametrize("n,k", [(24576, 1536), (7168, 16384), (4096, 7168), (2112, 2048)])
+@pytest.mark.parametrize("n,k", [(24576, 1536), (7168, 16384), (4096, 7168), (2112, 2048), (2112, 4096)])
 def test_dense_65_to_128_rows_take_one_unsplit_tile_row(m: int, n: int, k: int) -> None:
     config, split_k = heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132)
     assert (config.block_m, split_k) == (128, 1)
@@ -324,8 +324,13 @@ def test_dense_65_to_128_rows_take_one_unsplit_tile_row(m: int, n: int, k: int) 
 def test_one_tile_row_cuts_long_k_where_it_would_need_16_wide_tiles(m: int, n: int, k: int, num_sms: int) -> None:
     config, split_k = heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, num_sms)
     assert (config.block_m, config.block_n) == (128, 32)
-    assert 2 <= split_k <= heuristics.ONE_TILE_ROW_MAX_SPLITS
+    assert 2 <= split_k <= heuristics.NARROW_SPLIT_MAX_RANGES
     assert config.num_tiles(m, n) * split_k <= num_sms  # one wave
+
+
+def test_decode_shape_cuts_k_over_32_wide_tiles() -> None:
+    config, split_k = heuristics.choose_launch(GemmType.DENSE, 64, 2112, 7168, 1, 132)
+    assert (config.block_m, config.block_n, split_k) == (64, 32, 2)
 
 
 def test_one_tile_row_stays_unsplit_in_f32_and_where_32_wide_tiles_fill_the_sms() -> None:
