@@ -38,8 +38,9 @@ struct Tile {
 // so a CTA may get an n block past N: it computes on zero-filled B and stores nothing.
 // kStreamK (dense, no cluster): the tiles' K blocks, laid end to end, are dealt out to the CTAs in equal
 // contiguous ranges, so every SM streams the same number of K blocks whatever the tile count; a tile cut
-// between CTAs is summed by its last range to finish (Epilogue::store_split). The host launches at most as
-// many CTAs as there are K blocks in all, so no range is empty.
+// between CTAs is summed by its first range, which waits for the others (Epilogue::add_pieces). The host
+// launches at most as many CTAs as there are K blocks in all, so no range is empty, and no more than are
+// resident at once, so no wait is on a CTA that has not started.
 template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kGroupN, u32 kClusterN, bool kStreamK = false>
 struct TileScheduler {
     static_assert(kGroupN % kClusterN == 0, "bands hold whole cluster tiles");
