@@ -10,8 +10,11 @@ and on the device, with `.ab` carried:
     for i in 1 2; do for v in head pre46 pre38; do
         PYTHONPATH=$([ $v = head ] || echo $PWD/.ab/$v) python scripts/experiments/kernel_ab.py $v masked; done; done
 Profiler kernel time after the benchmark's writing L2 flush; a masked problem is timed with its chosen kernel
-(background compiles waited for), not the stand-in.
-Usage: [PYTHONPATH=<checkout>] python scripts/experiments/kernel_ab.py <label> [dense|contiguous|masked ...]
+(background compiles waited for), not the stand-in. With --cublas, each row also gives cuBLAS's kernel time
+(the two taking turns, as in the benchmark) and both libraries' event times (do_bench, each library's runs
+back to back): at the power cap the event time also carries what a library's power draw does to its own clock.
+Usage: [PYTHONPATH=<checkout>] python scripts/experiments/kernel_ab.py <label> [--cublas]
+       [dense|large|contiguous|masked ...]
 """
 
 from __future__ import annotations
@@ -21,25 +24,39 @@ import sys
 import fp8gemm
 from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import ContiguousShape, MaskedShape, dense_shapes, grouped_shapes
-from fp8gemm.bench.timing import profiled_kernel_ms
+from fp8gemm.bench.timing import interleaved_kernel_ms, kernel_median_ms, profiled_kernel_ms
 
 FAMILIES = {
     "dense": lambda: list(dense_shapes()),
+    "large": lambda: [s for s in dense_shapes() if s.m >= 1024],
     "contiguous": lambda: [s for s in grouped_shapes() if isinstance(s, ContiguousShape)],
     "masked": lambda: [s for s in grouped_shapes() if isinstance(s, MaskedShape)],
 }
 
 
-def main(label: str, families: list[str]) -> None:
+def main(label: str, families: list[str], cublas: bool) -> None:
     print(f"{label}: {fp8gemm.__file__}")
+    if cublas:
+        print(f"{'':8s} {'shape':40s} {'kernel us':>9s} {'cuBLAS':>8s} {'ratio':>6s} {'event us':>9s} {'cuBLAS':>8s} {'ratio':>6s}")
     for family in families:
         for shape in FAMILIES[family]():
             case = build_case(shape)
             case.run_fp8gemm()
             # Checkouts before the masked stand-in (df31e11) compile in the call itself.
             getattr(fp8gemm, "wait_for_background_compiles", lambda: None)()
-            print(f"{label:8s} {shape.label:40s} {profiled_kernel_ms(case.run_fp8gemm) * 1e3:8.1f} us", flush=True)
+            if not cublas:
+                print(f"{label:8s} {shape.label:40s} {profiled_kernel_ms(case.run_fp8gemm) * 1e3:8.1f} us", flush=True)
+                continue
+            ours, theirs = (t * 1e3 for t in interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas]))
+            ours_event, theirs_event = (kernel_median_ms(fn) * 1e3 for fn in (case.run_fp8gemm, case.run_cublas))
+            print(
+                f"{label:8s} {shape.label:40s} {ours:9.1f} {theirs:8.1f} {theirs / ours:6.3f} "
+                f"{ours_event:9.1f} {theirs_event:8.1f} {theirs_event / ours_event:6.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:] or ["masked"])
+    args = sys.argv[2:]
+    with_cublas = "--cublas" in args
+    main(sys.argv[1], [a for a in args if a != "--cublas"] or ["masked"], with_cublas)

@@ -65,8 +65,11 @@ __device__ __forceinline__ void rate_body(const RateParams& p) {
     constexpr u32 kRegs = N / 2;
     float acc[kRegs];
     float prod0[kRegs];
+    // The products are defined before the first wgmma too: ptxas takes the products of an MMA whose
+    // accumulator input is undefined as undefined, and may then drop the MMAs and the promotion (NVRTC 13.5
+    // compiled both modes to 14 registers and a constant NaN while prod0 was left undefined here).
 #pragma unroll
-    for (u32 i = 0; i < kRegs; ++i) acc[i] = 0.0f;
+    for (u32 i = 0; i < kRegs; ++i) acc[i] = prod0[i] = 0.0f;
     const float scale = 1.0f + threadIdx.x * 1e-3f;
     auto issue = [&](float* prod) {
         fence_registers<kRegs>(prod);
