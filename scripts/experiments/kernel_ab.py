@@ -11,8 +11,9 @@ and on the device, with `.ab` carried:
         PYTHONPATH=$([ $v = head ] || echo $PWD/.ab/$v) python scripts/experiments/kernel_ab.py $v masked; done; done
 Profiler kernel time after the benchmark's writing L2 flush; a masked problem is timed with its chosen kernel
 (background compiles waited for), not the stand-in. With --cublas, each row also gives cuBLAS's kernel time
-(the two taking turns, as in the benchmark) and both libraries' event times (do_bench, each library's runs
-back to back): at the power cap the event time also carries what a library's power draw does to its own clock.
+(the two taking turns, as in the benchmark), both libraries' event times (do_bench, each library's runs
+back to back; at the power cap the event time also carries what a library's power draw does to its own clock)
+and calc_diff of fp8gemm's NaN-poisoned output against cuBLAS's.
 Usage: [PYTHONPATH=<checkout>] python scripts/experiments/kernel_ab.py <label> [--cublas]
        [dense|large|contiguous|masked ...]
 """
@@ -21,10 +22,13 @@ from __future__ import annotations
 
 import sys
 
+import torch
+
 import fp8gemm
 from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import ContiguousShape, MaskedShape, dense_shapes, grouped_shapes
 from fp8gemm.bench.timing import interleaved_kernel_ms, kernel_median_ms, profiled_kernel_ms
+from fp8gemm.testing import calc_diff
 
 FAMILIES = {
     "dense": lambda: list(dense_shapes()),
@@ -37,7 +41,9 @@ FAMILIES = {
 def main(label: str, families: list[str], cublas: bool) -> None:
     print(f"{label}: {fp8gemm.__file__}")
     if cublas:
-        print(f"{'':8s} {'shape':40s} {'kernel us':>9s} {'cuBLAS':>8s} {'ratio':>6s} {'event us':>9s} {'cuBLAS':>8s} {'ratio':>6s}")
+        print(
+            f"{'':8s} {'shape':40s} {'kernel us':>9s} {'cuBLAS':>8s} {'ratio':>6s} {'event us':>9s} {'cuBLAS':>8s} {'ratio':>6s} {'diff':>8s}"
+        )
     for family in families:
         for shape in FAMILIES[family]():
             case = build_case(shape)
@@ -45,13 +51,21 @@ def main(label: str, families: list[str], cublas: bool) -> None:
             # Checkouts before the masked stand-in (df31e11) compile in the call itself.
             getattr(fp8gemm, "wait_for_background_compiles", lambda: None)()
             if not cublas:
-                print(f"{label:8s} {shape.label:40s} {profiled_kernel_ms(case.run_fp8gemm) * 1e3:8.1f} us", flush=True)
+                print(
+                    f"{label:8s} {shape.label:40s} {profiled_kernel_ms(case.run_fp8gemm) * 1e3:8.1f} us",
+                    flush=True,
+                )
                 continue
+            case.output.fill_(float("nan"))
+            case.run_fp8gemm()
+            diff = calc_diff(case.fp8gemm_rows(), torch.cat(case.run_cublas()))
             ours, theirs = (t * 1e3 for t in interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas]))
-            ours_event, theirs_event = (kernel_median_ms(fn) * 1e3 for fn in (case.run_fp8gemm, case.run_cublas))
+            ours_event, theirs_event = (
+                kernel_median_ms(fn) * 1e3 for fn in (case.run_fp8gemm, case.run_cublas)
+            )
             print(
                 f"{label:8s} {shape.label:40s} {ours:9.1f} {theirs:8.1f} {theirs / ours:6.3f} "
-                f"{ours_event:9.1f} {theirs_event:8.1f} {theirs_event / ours_event:6.3f}",
+                f"{ours_event:9.1f} {theirs_event:8.1f} {theirs_event / ours_event:6.3f} {diff:8.1e}",
                 flush=True,
             )
 
