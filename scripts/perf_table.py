@@ -25,7 +25,9 @@ def _launch(shape: str, num_sms: int) -> str:
         config, split_k = choose_launch(GemmType.DENSE, nums["M"], nums["N"], nums["K"], 1, num_sms)
     elif shape.startswith("contig"):
         g = nums["G"]
-        config, split_k = choose_launch(GemmType.GROUPED_CONTIGUOUS, g * nums["M"], nums["N"], nums["K"], g, num_sms)
+        config, split_k = choose_launch(
+            GemmType.GROUPED_CONTIGUOUS, g * nums["M"], nums["N"], nums["K"], g, num_sms
+        )
     else:
         g = nums["G"]
         config, split_k = choose_launch(GemmType.GROUPED_MASKED, nums["M"], nums["N"], nums["K"], g, num_sms)
@@ -34,7 +36,9 @@ def _launch(shape: str, num_sms: int) -> str:
 
 def main(path: str, num_sms: int) -> None:
     rows = [r for r in json.load(open(path))["rows"] if r["suite"] in ("dense", "grouped") and not r["error"]]
-    print("| shape | config | fp8gemm µs | cuBLAS µs | ratio | ratio (events) | bound | bound µs | fp8gemm / bound |")
+    print(
+        "| shape | config | fp8gemm µs | cuBLAS µs | ratio | ratio (events) | bound | bound µs | fp8gemm / bound |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         compute_us = r["flops"] / PEAK_FLOPS * 1e6
@@ -46,6 +50,7 @@ def main(path: str, num_sms: int) -> None:
             f"| {r['shape']} | {_launch(r['shape'], num_sms)} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f}x | "
             f"{r['speedup']:.2f}x | {bound} | {bound_us:.1f} | {ours / bound_us:.2f}x |"
         )
+
 
 if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 132)

@@ -20,18 +20,18 @@ def bench_configs(num_sms: int) -> list[GemmConfig]:
     configs: set[GemmConfig] = set()
     for shape in [*dense_shapes(), *grouped_shapes()]:
         if isinstance(shape, DenseShape):
-            configs.add(select_launch(GemmType.DENSE, shape.m, shape.n, shape.k, 1, num_sms)[0])
+            config, _ = select_launch(GemmType.DENSE, shape.m, shape.n, shape.k, 1, num_sms)
+            configs.add(config)
         elif isinstance(shape, ContiguousShape):
             rows = shape.num_groups * shape.m_per_group
-            configs.add(
-                select_launch(GemmType.GROUPED_CONTIGUOUS, rows, shape.n, shape.k, shape.num_groups, num_sms)[
-                    0
-                ]
+            config, _ = select_launch(
+                GemmType.GROUPED_CONTIGUOUS, rows, shape.n, shape.k, shape.num_groups, num_sms
             )
+            configs.add(config)
         elif isinstance(shape, MaskedShape):
             m = min(shape.expected_m, shape.m_max)
-            chosen = select_launch(GemmType.GROUPED_MASKED, m, shape.n, shape.k, shape.num_groups, num_sms)[0]
-            configs.update({chosen, chosen.main_width_only()} if chosen.alt_widths else {chosen})
+            config, _ = select_launch(GemmType.GROUPED_MASKED, m, shape.n, shape.k, shape.num_groups, num_sms)
+            configs.update({config, config.main_width_only()} if config.alt_widths else {config})
     return sorted(configs, key=str)
 
 
