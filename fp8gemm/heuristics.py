@@ -108,9 +108,16 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 # Masked problems are left out: their tile count is only known on the GPU, and with G = 2 and 4 experts of
 # 512 and 256 rows the wide tile lost by 16-22%. The model has no term for the difference, so the wide tile
 # replaces its 128 x 128 choice only in that measured range, unsplit (as measured), and only where it pads
-# N no further.
+# N no further. Since the wide tile's epilogue runs under the next tile's first wgmmas (run 23), it also wins
+# on dense problems the model gives unsplit 128 x 128 tiles with K >= WIDE_TILE_MIN_K, where half as many
+# tiles take no more than half as many waves, without the cluster (kernel time, H100, two passes within
+# 0.5%): 4096x4096x7168 182.5 vs 189.1 µs, 2048x4096x7168 90.9 vs 97.2, 1024x7168x7168 92.1 vs 98.8,
+# 4096x4096x4096 108.6 vs 110.9, 4096x6144x7168 279.4 vs 283.1, 8192x4096x7168 371.0 vs 375.0,
+# 4096x7168x2048 100.4 vs 101.4, 4096x4096x2048 57.3 vs 57.9; it lost at shorter K: 4096x24576x1536 259.5
+# vs 258.2, 4096x32768x512 149.8 vs 147.8.
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
+WIDE_TILE_MIN_K = 2048
 # 128 x 192 tiles run at 128 x 128's rate per FLOP (run 11), so they win exactly where they take fewer waves x
 # tile time. Measured 2026-11-23 (docs/performance.md run 12, kernel time, no cluster), the model's work
 # (waves x unit time) predicted every case: against 128 x 128, 4096x2112x7168 107.3 vs 116.1 µs (modelled
@@ -222,11 +229,14 @@ def choose_launch(
             return split_config, effective_splits(k, ranges)
     operand_bytes = rows * k + weights * n * k
     dense_cluster = gemm_type == GemmType.DENSE and m >= MULTICAST_MIN_M and operand_bytes > MULTICAST_MIN_OPERAND_BYTES
+    wide_tiles = _ceil_div(m, 128) * _ceil_div(n, WIDE_TILE_BLOCK_N)
+    wide_within_waves = 2 * _ceil_div(wide_tiles, num_sms) <= _ceil_div(config.num_tiles(m, n), num_sms)
+    dense_long_k = gemm_type == GemmType.DENSE and k >= WIDE_TILE_MIN_K and split_k == 1 and wide_within_waves
     if (
         gemm_type != GemmType.GROUPED_MASKED
         and not output_f32
         and (config.block_m, config.block_n) == (128, 128)
-        and operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES
+        and (operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES or dense_long_k)
         and 2 * _ceil_div(n, WIDE_TILE_BLOCK_N) == _ceil_div(n, 128)
     ):
         config, split_k = GemmConfig(gemm_type, 128, WIDE_TILE_BLOCK_N, max_stages(128, WIDE_TILE_BLOCK_N)), 1

@@ -347,12 +347,33 @@ def test_decode_shape_fills_every_sm() -> None:
 
 
 @pytest.mark.parametrize("gemm_type", [GemmType.DENSE, GemmType.GROUPED_CONTIGUOUS])
-def test_wide_tile_only_for_operands_beyond_its_measured_threshold(gemm_type: GemmType) -> None:
+def test_wide_tile_with_cluster_for_operands_beyond_its_measured_threshold(gemm_type: GemmType) -> None:
     groups = 1 if gemm_type == GemmType.DENSE else 4
     large = heuristics.choose_launch(gemm_type, 4096 * groups, 7168, 16384 if groups == 1 else 7168, groups, 132)
     assert large == (GemmConfig(gemm_type, 128, 256, max_stages(128, 256), cluster_n=2), 1)
-    small = heuristics.choose_config(gemm_type, 1024 * groups, 7168, 2048, groups, 132)
+
+
+def test_grouped_wide_tile_only_beyond_the_operand_threshold() -> None:
+    small = heuristics.choose_config(GemmType.GROUPED_CONTIGUOUS, 1024 * 4, 7168, 2048, 4, 132)
     assert small.block_n != heuristics.WIDE_TILE_BLOCK_N
+
+
+@pytest.mark.parametrize("m, n, k", [(4096, 4096, 7168), (2048, 4096, 7168), (1024, 7168, 7168), (4096, 7168, 2048)])
+def test_dense_wide_tile_from_its_measured_k_without_cluster(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (GemmConfig(GemmType.DENSE, 128, 256, 4), 1)
+
+
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (4096, 24576, 1536),  # K below WIDE_TILE_MIN_K: measured slower
+        (4096, 32768, 512),
+        (512, 4096, 7168),  # 128 tiles of 128 x 128 fill one wave; 64 wide tiles would take twice as long
+        (256, 7168, 7168),
+    ],
+)
+def test_dense_wide_tile_not_below_its_k_or_where_it_adds_waves(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n != heuristics.WIDE_TILE_BLOCK_N
 
 
 def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:

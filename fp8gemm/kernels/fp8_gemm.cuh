@@ -92,6 +92,10 @@ struct Fp8Gemm {
     // warpgroup's group while the other promotes. Left alone they fall into step, and both promote at once
     // while the tensor cores idle.
     static constexpr bool kTakeTurns = !kOverlap && kNumMathWarpgroups == 2;
+    // With one product set, a tile's epilogue runs while the next tile's first wgmmas do: 5-10% faster at
+    // M = 4096 with 128 x 192 and 128 x 256 tiles (docs/performance.md, run 23). Not with FP32 out or
+    // stream-K: C's loads, or the partial sums', beside the accumulators and the products in flight spill.
+    static constexpr bool kEpilogueUnderWgmma = !kOverlap && !kOutputF32 && !kStreamK;
     static constexpr u32 kTurnBarrier = 3;  // and 4; 0 is __syncthreads', 1-2 the epilogue's
 
     // With a cluster, each CTA loads 1/kClusterN of the A tile and multicasts it to the whole cluster.
@@ -283,7 +287,6 @@ struct Fp8Gemm {
         // Lane r of each math warp releases stages in CTA r of the cluster (the others never arrive).
         const u32 release_bar0 = kClusterN > 1 ? cluster_map_shared(smem.empty(), lane % kClusterN) : smem.empty();
         const u32 sfa_thread = smem.sfa() + tile_row * sizeof(float);
-        Tile tile;
         // Carried across tiles: the stage of the next block to issue.
         StageCursor<kNumStages> issue_at;
 
@@ -292,159 +295,227 @@ struct Fp8Gemm {
         // into one set while the other is promoted, so a promotion never leaves the tensor cores idle.
         float prod0[kPartRegs];
         float prod1[kOverlap ? kPartRegs : 1];
-        // Warpgroup 0 issues first; each issue then hands the turn to the other warpgroup.
-        if (kTakeTurns && warpgroup == 1) named_barrier_arrive(kTurnBarrier, 2 * kWarpgroupThreads);
-        while (scheduler.next(tile)) {
-            if (tile.skip) continue;
-            const u32 second_scale_col = warp_uniform(b_scale_rows(p, tile, num_k_blocks).second_col);
 
+        // The tile being promoted, and the next one the wgmmas have started on.
+        Tile tile;
+        Tile next;
+        bool next_live = false;
+        u32 second_scale_col = 0;
+        auto next_live_tile = [&]() {
+            while (scheduler.next(next)) {
+                if (!next.skip) return true;
+            }
+            return false;
+        };
+        auto start_tile = [&]() {
+            tile = next;
+            second_scale_col = warp_uniform(b_scale_rows(p, tile, num_k_blocks).second_col);
 #pragma unroll
             for (u32 i = 0; i < kAccRegs; ++i) acc[i] = 0.0f;
+        };
 
-            const u32 num_blocks = tile.k_end - tile.k_begin;
-            // Waits for the next block's stage to fill and returns it.
-            auto wait_stage = [&]() {
-                const u32 s = warp_uniform(issue_at.stage);
-                mbarrier_wait(smem.full_bar(s), issue_at.phase);
-                return s;
-            };
-            // Issues the four wgmmas (one commit group) of one part of the block in `stage` into `prod`.
-            auto issue_part = [&](float* prod, u32 stage, u32 part) {
-                const u32 desc_a = desc_a0 + stage * (kSmemA >> 4);
-                const u32 desc_b = desc_b0 + stage * (kSmemB >> 4) + part * (kPartN * kSwizzleBytes >> 4);
-                fence_registers<kPartRegs>(prod);
-                wgmma_fence();
+        // Waits for the next block's stage to fill and returns it.
+        auto wait_stage = [&]() {
+            const u32 s = warp_uniform(issue_at.stage);
+            mbarrier_wait(smem.full_bar(s), issue_at.phase);
+            return s;
+        };
+        // Issues the four wgmmas (one commit group) of one part of the block in `stage` into `prod`.
+        auto issue_part = [&](float* prod, u32 stage, u32 part) {
+            const u32 desc_a = desc_a0 + stage * (kSmemA >> 4);
+            const u32 desc_b = desc_b0 + stage * (kSmemB >> 4) + part * (kPartN * kSwizzleBytes >> 4);
+            fence_registers<kPartRegs>(prod);
+            wgmma_fence();
 #pragma unroll
-                for (u32 kk = 0; kk < kBlockK / kWgmmaK; ++kk) {
-                    WgmmaFp8<kPartN>::mma(sw128_desc(desc_a + kk * kWgmmaKDescStep),
-                                          sw128_desc(desc_b + kk * kWgmmaKDescStep), prod, kk > 0);
-                }
-                wgmma_commit();
-            };
-            // Waits for the next block's stage and issues its wgmmas into `prod`; returns the stage, which
-            // that block's promotion reads and releases.
+            for (u32 kk = 0; kk < kBlockK / kWgmmaK; ++kk) {
+                WgmmaFp8<kPartN>::mma(sw128_desc(desc_a + kk * kWgmmaKDescStep),
+                                      sw128_desc(desc_b + kk * kWgmmaKDescStep), prod, kk > 0);
+            }
+            wgmma_commit();
+        };
+        // With one product set the math warpgroups take turns issuing their wgmma groups (see kTakeTurns).
+        auto issue_in_turn = [&](u32 stage, u32 part) {
+            if constexpr (kTakeTurns) named_barrier_sync(kTurnBarrier + warpgroup, 2 * kWarpgroupThreads);
+            issue_part(prod0, stage, part);
+            if constexpr (kTakeTurns) named_barrier_arrive(kTurnBarrier + (warpgroup ^ 1u), 2 * kWarpgroupThreads);
+        };
+        // The next tile's first block, issued where a tile's last promotion has freed prod0 and before that
+        // tile's epilogue, so the tensor cores work through the epilogue. With no tile left, the same wgmmas
+        // run on a stage no load writes any more (the producer is done) and their products are dropped: a
+        // wgmma on one arm of a branch only makes ptxas serialise them all.
+        auto issue_next_tile = [&]() {
+            next_live = next_live_tile();
+            const u32 s = warp_uniform(issue_at.stage);
+            if (next_live) mbarrier_wait(smem.full_bar(s), issue_at.phase);
+            issue_in_turn(s, 0);
+            if (next_live) issue_at.advance();
+            return s;
+        };
+
+        // A's scales of a block (this thread's two rows) and B's (one or two), read before the wgmma wait
+        // that precedes its promotion (the wait's memory clobber keeps the loads above it), so their smem
+        // latency overlaps the MMAs.
+        auto block_scales = [&](u32 stage) {
+            const u32 a_addr = sfa_thread + stage * (kBlockM * sizeof(float));
+            const u32 b_addr = smem.sfb() + stage * kSmemSfb;
+            const float b0 = load_shared_f32(b_addr);
+            return make_float4(load_shared_f32(a_addr), load_shared_f32(a_addr + 8 * sizeof(float)), b0,
+                               kMayStraddle ? load_shared_f32(b_addr + sizeof(float)) : b0);
+        };
+        // Hands the stage back to every producer that wrote into it (its wgmmas have completed).
+        auto release = [&](u32 stage) {
+            if constexpr (kClusterN > 1) {
+                if (lane < kClusterN) mbarrier_arrive_remote(release_bar0 + stage * sizeof(u64));
+            } else {
+                if (lane == 0) mbarrier_arrive(release_bar0 + stage * sizeof(u64));
+            }
+        };
+        // Folds the finished products of one part of a block into acc, with B's first scale left of tile
+        // column kSplit and its second from there on.
+        auto promote_split = [&](float* prod, u32 part, const float4 scales, auto split) {
+            constexpr u32 kSplit = decltype(split)::value;
+            const float first0 = scales.x * scales.z, first1 = scales.y * scales.z;
+            const float second0 = scales.x * scales.w, second1 = scales.y * scales.w;
+#pragma unroll
+            for (u32 j = 0; j < kPartN / 8; ++j) {
+                const u32 col = part * kPartN + 8 * j;
+                const float s0 = col >= kSplit ? second0 : first0;
+                const float s1 = col >= kSplit ? second1 : first1;
+                float* out = acc + 4 * (col / 8);
+                out[0] += s0 * prod[4 * j + 0];
+                out[1] += s0 * prod[4 * j + 1];
+                out[2] += s1 * prod[4 * j + 2];
+                out[3] += s1 * prod[4 * j + 3];
+            }
+        };
+        // Folds the finished products of one part of a block into acc, B's scale switching at tile column
+        // `split` (a Const); SplitPerBlock: at the tile's own split, picked among unrolled copies.
+        auto promote = [&](float* prod, u32 part, const float4 scales, auto split) {
+            fence_registers<kPartRegs>(prod);
+            if constexpr (decltype(split)::value == SplitPerBlock::value) {
+                with_case<1, kScaleBlock / kSplitStep>(second_scale_col / kSplitStep, [&](auto split_steps) {
+                    promote_split(prod, part, scales, Const<decltype(split_steps)::value * kSplitStep>{});
+                });
+            } else {
+                promote_split(prod, part, scales, split);
+            }
+        };
+        // The tile's accumulators to D (or to its split-K / stream-K partner ranges).
+        auto finish_tile = [&]() {
+            const bool cut = kStreamK && tile.num_pieces > 1;
+            if (cut && tile.split != 0) {
+                Epilogue::store_piece(p, tile, warpgroup, thread % kWarpgroupThreads, acc);
+                return;
+            }
+            if (cut) Epilogue::add_pieces(p, tile, warpgroup, thread % kWarpgroupThreads, acc);
+            if (!kStreamK && kType == GemmType::Dense && p.num_splits > 1) {
+                Epilogue::store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
+            } else if (kOutputF32) {
+                Epilogue::store_tile_f32(p, tile, tile_row, lane, acc);
+            } else {
+                Epilogue::store_tile_staged(p, tile, smem.staging() + warpgroup * Epilogue::kStagingBytesPerWarpgroup,
+                                            warpgroup, thread % kWarpgroupThreads, acc);
+            }
+        };
+
+        // Two product sets: a tile's K loop issues its first block itself and ends with nothing in flight.
+        // (Its first block issued under the previous tile's epilogue, in one loop over every tile's blocks,
+        // measured 11-18% slower at M = 4096: docs/performance.md, run 23.)
+        auto k_loop_two_sets = [&](auto split) {
+            const u32 num_blocks = tile.k_end - tile.k_begin;
             auto issue = [&](float* prod) {
                 const u32 s = wait_stage();
                 issue_part(prod, s, 0);
                 issue_at.advance();
                 return s;
             };
-
-            // A's scales of a block (this thread's two rows) and B's (one or two), read before the wgmma wait
-            // that precedes its promotion (the wait's memory clobber keeps the loads above it), so their smem
-            // latency overlaps the MMAs.
-            auto block_scales = [&](u32 stage) {
-                const u32 a_addr = sfa_thread + stage * (kBlockM * sizeof(float));
-                const u32 b_addr = smem.sfb() + stage * kSmemSfb;
-                const float b0 = load_shared_f32(b_addr);
-                return make_float4(load_shared_f32(a_addr), load_shared_f32(a_addr + 8 * sizeof(float)), b0,
-                                   kMayStraddle ? load_shared_f32(b_addr + sizeof(float)) : b0);
+            // Waits until at most `pending` wgmma groups are in flight, so that the oldest, in `prod` from
+            // `stage`, has landed; hands the stage back and promotes the products.
+            auto retire = [&](float* prod, u32 stage, auto pending) {
+                const float4 sc = block_scales(stage);
+                wgmma_wait<decltype(pending)::value>();
+                release(stage);
+                promote(prod, 0, sc, split);
             };
-            // Hands the stage back to every producer that wrote into it (its wgmmas have completed).
-            auto release = [&](u32 stage) {
-                if constexpr (kClusterN > 1) {
-                    if (lane < kClusterN) mbarrier_arrive_remote(release_bar0 + stage * sizeof(u64));
-                } else {
-                    if (lane == 0) mbarrier_arrive(release_bar0 + stage * sizeof(u64));
+            // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the tail with
+            // nothing in flight: ptxas serialises wgmmas whose in-flight state differs between the arms of a
+            // branch (C7518).
+            u32 stage0 = issue(prod0);
+            u32 i = 0;
+            for (; i + 2 < num_blocks; i += 2) {
+                const u32 stage1 = issue(prod1);
+                retire(prod0, stage0, Const<1>{});
+                stage0 = issue(prod0);
+                retire(prod1, stage1, Const<1>{});
+            }
+            if (i + 1 < num_blocks) {
+                const u32 stage1 = issue(prod1);
+                retire(prod0, stage0, Const<1>{});
+                retire(prod1, stage1, Const<0>{});
+            } else {
+                retire(prod0, stage0, Const<0>{});
+            }
+        };
+        // One product set: the other math warpgroup's wgmmas keep the tensor cores busy while this one
+        // promotes. With kEpilogueUnderWgmma a tile's K loop starts with its first block in flight (issued by
+        // the tile before, or before the first tile) and leaves the next tile's first block in flight.
+        u32 first_stage = 0;
+        auto k_loop_one_set = [&](auto split) {
+            u32 stage = first_stage;
+            const u32 num_blocks = tile.k_end - tile.k_begin;
+            for (u32 i = 0; i < num_blocks; ++i) {
+                if constexpr (!kEpilogueUnderWgmma) {
+                    stage = wait_stage();
+                    issue_in_turn(stage, 0);
+                    issue_at.advance();
                 }
-            };
-            // Folds the finished products of one part of a block into acc, with B's first scale left of tile
-            // column kSplit and its second from there on.
-            auto promote_split = [&](float* prod, u32 part, const float4 scales, auto split) {
-                constexpr u32 kSplit = decltype(split)::value;
-                const float first0 = scales.x * scales.z, first1 = scales.y * scales.z;
-                const float second0 = scales.x * scales.w, second1 = scales.y * scales.w;
+                const float4 sc = block_scales(stage);
 #pragma unroll
-                for (u32 j = 0; j < kPartN / 8; ++j) {
-                    const u32 col = part * kPartN + 8 * j;
-                    const float s0 = col >= kSplit ? second0 : first0;
-                    const float s1 = col >= kSplit ? second1 : first1;
-                    float* out = acc + 4 * (col / 8);
-                    out[0] += s0 * prod[4 * j + 0];
-                    out[1] += s0 * prod[4 * j + 1];
-                    out[2] += s1 * prod[4 * j + 2];
-                    out[3] += s1 * prod[4 * j + 3];
+                for (u32 part = 0; part < kNumParts; ++part) {
+                    if (part > 0) issue_in_turn(stage, part);
+                    wgmma_wait<0>();
+                    if (part + 1 == kNumParts) release(stage);
+                    promote(prod0, part, sc, split);
                 }
-            };
-            // Folds the finished products of one part of a block into acc, B's scale switching at tile column
-            // `split` (a Const); SplitPerBlock: at the tile's own split, picked among unrolled copies.
-            auto promote = [&](float* prod, u32 part, const float4 scales, auto split) {
-                fence_registers<kPartRegs>(prod);
-                if constexpr (decltype(split)::value == SplitPerBlock::value) {
-                    with_case<1, kScaleBlock / kSplitStep>(second_scale_col / kSplitStep, [&](auto split_steps) {
-                        promote_split(prod, part, scales, Const<decltype(split_steps)::value * kSplitStep>{});
-                    });
-                } else {
-                    promote_split(prod, part, scales, split);
-                }
-            };
-
-            // The K loop of one tile, with B's scale switching at tile column `split`. Whole 128-column parts
-            // each lie in one scale block (the wide tiles start on one). A tile that may straddle two takes its
-            // split from a few unrolled copies (tile starts are multiples of block_n, so the split is a
-            // multiple of kSplitStep columns). Measured (docs/performance.md runs 11-12): choosing per 8
-            // columns at run time cost a compare, a select and two multiplies each, doubling the promotion of
-            // a 160-wide tile; choosing a promotion copy at every K block still left 144-wide tiles 6-9%
-            // slower than choosing a copy of the whole loop once per tile, as the take-turns path now does.
-            // The narrow straddling tiles of small M (kOverlap) keep the per-block choice: their kernels wait
-            // on memory, and a loop copy per split position tripled their compile time (64 x 112 with NVRTC:
-            // 0.9 -> 3.2 s).
-            auto k_loop = [&](auto split) {
-                if constexpr (kOverlap) {
-                    // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the
-                    // tail with nothing in flight: ptxas serialises wgmmas whose in-flight state differs
-                    // between the arms of a branch (C7518).
-                    u32 stage0 = issue(prod0);
-                    u32 i = 0;
-                    for (; i + 2 < num_blocks; i += 2) {
-                        const u32 stage1 = issue(prod1);
-                        float4 sc = block_scales(stage0);
-                        wgmma_wait<1>();
-                        release(stage0);
-                        promote(prod0, 0, sc, split);
-                        stage0 = issue(prod0);
-                        sc = block_scales(stage1);
-                        wgmma_wait<1>();
-                        release(stage1);
-                        promote(prod1, 0, sc, split);
-                    }
+                if constexpr (kEpilogueUnderWgmma) {
+                    // Both arms leave one block in flight: this tile's next, or the next tile's first.
                     if (i + 1 < num_blocks) {
-                        const u32 stage1 = issue(prod1);
-                        float4 sc = block_scales(stage0);
-                        wgmma_wait<1>();
-                        release(stage0);
-                        promote(prod0, 0, sc, split);
-                        sc = block_scales(stage1);
-                        wgmma_wait<0>();
-                        release(stage1);
-                        promote(prod1, 0, sc, split);
-                    } else {
-                        const float4 sc = block_scales(stage0);
-                        wgmma_wait<0>();
-                        release(stage0);
-                        promote(prod0, 0, sc, split);
-                    }
-                } else {
-                    // One product set: the other math warpgroup's wgmmas keep the tensor cores busy while this
-                    // one promotes.
-                    for (u32 i = 0; i < num_blocks; ++i) {
-                        const u32 stage = wait_stage();
-                        const float4 sc = block_scales(stage);
-#pragma unroll
-                        for (u32 part = 0; part < kNumParts; ++part) {
-                            if constexpr (kTakeTurns) named_barrier_sync(kTurnBarrier + warpgroup, 2 * kWarpgroupThreads);
-                            issue_part(prod0, stage, part);
-                            if constexpr (kTakeTurns) {
-                                named_barrier_arrive(kTurnBarrier + (warpgroup ^ 1u), 2 * kWarpgroupThreads);
-                            }
-                            wgmma_wait<0>();
-                            if (part + 1 == kNumParts) release(stage);
-                            promote(prod0, part, sc, split);
-                        }
+                        stage = wait_stage();
+                        issue_in_turn(stage, 0);
                         issue_at.advance();
+                    } else {
+                        first_stage = issue_next_tile();
                     }
                 }
-            };
+            }
+        };
+        auto k_loop = [&](auto split) {
+            if constexpr (kOverlap) {
+                k_loop_two_sets(split);
+            } else {
+                k_loop_one_set(split);
+            }
+        };
+
+        // Warpgroup 0 issues first; each issue then hands the turn to the other warpgroup.
+        if (kTakeTurns && warpgroup == 1) named_barrier_arrive(kTurnBarrier, 2 * kWarpgroupThreads);
+        if constexpr (kEpilogueUnderWgmma) {
+            first_stage = issue_next_tile();
+        } else {
+            next_live = next_live_tile();
+        }
+        while (next_live) {
+            start_tile();
+            // B's scale switches at tile column `split`. Whole 128-column parts each lie in one scale block (the
+            // wide tiles start on one). A tile that may straddle two takes its split from a few unrolled copies
+            // of the K loop (tile starts are multiples of block_n, so the split is a multiple of kSplitStep
+            // columns). Measured (docs/performance.md runs 11-12): choosing per 8 columns at run time cost a
+            // compare, a select and two multiplies each, doubling the promotion of a 160-wide tile; choosing a
+            // promotion copy at every K block still left 144-wide tiles 6-9% slower than choosing a copy of the
+            // whole loop once per tile. The straddling tiles of a single math warpgroup (the 64-row tiles of
+            // small M) keep the per-block choice: their kernels wait on memory, and a loop copy per split
+            // position tripled their compile time (64 x 112 with NVRTC: 0.9 -> 3.2 s; 64 x 144 with NVCC:
+            // 0.6 -> 1.9 s).
             if constexpr (kBlockN % kScaleBlock == 0) {
                 k_loop(Const<kScaleBlock>{});
             } else if constexpr (!kMayStraddle) {
@@ -456,21 +527,11 @@ struct Fp8Gemm {
             } else {
                 k_loop(SplitPerBlock{});
             }
-            const bool cut = kStreamK && tile.num_pieces > 1;
-            if (cut && tile.split != 0) {
-                Epilogue::store_piece(p, tile, warpgroup, thread % kWarpgroupThreads, acc);
-                continue;
-            }
-            if (cut) Epilogue::add_pieces(p, tile, warpgroup, thread % kWarpgroupThreads, acc);
-            if (!kStreamK && kType == GemmType::Dense && p.num_splits > 1) {
-                Epilogue::store_split(p, tile, smem.flags() + warpgroup, warpgroup, thread % kWarpgroupThreads, acc);
-            } else if (kOutputF32) {
-                Epilogue::store_tile_f32(p, tile, tile_row, lane, acc);
-            } else {
-                Epilogue::store_tile_staged(p, tile, smem.staging() + warpgroup * Epilogue::kStagingBytesPerWarpgroup,
-                                            warpgroup, thread % kWarpgroupThreads, acc);
-            }
+            finish_tile();
+            if constexpr (!kEpilogueUnderWgmma) next_live = next_live_tile();
         }
+        // The wgmmas issued when no tile was left.
+        if constexpr (kEpilogueUnderWgmma) wgmma_wait<0>();
         // Warpgroup 1's last issue handed warpgroup 0 a turn it does not take: take it, so the barrier is
         // left balanced.
         if (kTakeTurns && warpgroup == 0) named_barrier_sync(kTurnBarrier, 2 * kWarpgroupThreads);
