@@ -420,7 +420,7 @@ struct Fp8Gemm {
 
         // Two product sets: a tile's K loop issues its first block itself and ends with nothing in flight.
         // (Its first block issued under the previous tile's epilogue, in one loop over every tile's blocks,
-        // measured 11-18% slower at M = 4096: docs/performance.md, run 23.)
+        // measured 7-18% slower at M = 4096 in two versions: docs/performance.md, run 23.)
         auto k_loop_two_sets = [&](auto split) {
             const u32 num_blocks = tile.k_end - tile.k_begin;
             auto issue = [&](float* prod) {
