@@ -128,9 +128,22 @@ WIDE_TILE_MIN_K = 2048
 # it replaces a block_m = 128 choice of dense problems over one tile row only where the model says it saves
 # at least WAVE_FILL_MIN_SAVING, unsplit and where the multicast rule adds no cluster (an odd n block count
 # pads a cluster by a whole tile: 3072x2112x7168 took 103.8 µs with one).
+# Where 192 tiles N exactly and 128 x 128 leaves a part-filled n block (N = 960, 1344, 2112, 2496, 2880), a
+# modelled tie is enough at K >= WAVE_FILL_EXACT_N_MIN_K. Measured 2026-12-06 (docs/performance.md run 24,
+# kernel time, H100), 192 against 128 x 128 at a tie: 8192x2112x{2048,4096,7168} 63.2 vs 68.7, 117.3 vs
+# 132.0, 198.7 vs 224.2 µs, 32768x2112x2048 220.8 vs 261.1, 4096x1344x7168 70.1 vs 80.8, 8192x1344x2048 43.8
+# vs 48.1, 8192x2880x7168 267.2 vs 296.4, 2048x2880x2048 23.9 vs 25.0, 8192x2112x1024 39.6 vs 40.1,
+# 6144x960x1024 16.1 vs 16.2; with 3% modelled, 16384x2112x1024 67.7 vs 74.4 and 12288x2496x1024 61.2 vs
+# 64.8; at K = 512 it lost, 16384x2112x512 44.8 vs 43.3. Which cost of the part-filled block the model misses
+# was not isolated: walking it in an even band instead of a one-block one did not close the gap
+# (scripts/experiments/even_bands.patch). Where both widths tile N exactly, or 192 pads it, ties stayed with
+# 128 x 128: 2048x6144x1536 36.1 vs 35.3, 1024x12288x1024 27.5 vs 26.5, 6144x7168x2048 154.6 vs 146.6,
+# 3072x7168x2048 77.7 vs 76.6 (4.5% modelled). 24576x1536, where 192 won by 1-3% from M = 1024 to 8192 with
+# the model 0-3% against it and lost 5% at M = 16384, is left to the model.
 WAVE_FILL_BLOCK_M = 128
 WAVE_FILL_BLOCK_N = 192
 WAVE_FILL_MIN_SAVING = 0.05
+WAVE_FILL_EXACT_N_MIN_K = 1024
 # Widths the wave model does not choose among: each replaces its 128 x 128 choice by a measured rule.
 MODEL_BLOCK_N_CHOICES = tuple(
     block_n for block_n in BLOCK_N_CHOICES if block_n not in (WIDE_TILE_BLOCK_N, WAVE_FILL_BLOCK_N)
@@ -252,7 +265,14 @@ def choose_launch(
             gemm_type, WAVE_FILL_BLOCK_M, WAVE_FILL_BLOCK_N, max_stages(WAVE_FILL_BLOCK_M, WAVE_FILL_BLOCK_N)
         )
         saving = 1 - _modelled_seconds(wave_fill, m, n, k, num_sms) / _modelled_seconds(config, m, n, k, num_sms)
-        if saving >= WAVE_FILL_MIN_SAVING:
+        exact_n = (
+            config.block_n == 128
+            and n % WAVE_FILL_BLOCK_N == 0
+            and n % config.block_n != 0
+            and k >= WAVE_FILL_EXACT_N_MIN_K
+        )
+        # Rounded: a tie's saving comes out of the division as a few ulps either side of 0.
+        if round(saving, 9) >= (0.0 if exact_n else WAVE_FILL_MIN_SAVING):
             return wave_fill, 1
     if gemm_type == GemmType.GROUPED_MASKED and not output_f32 and (config.block_m, config.block_n) == (128, 128):
         return with_masked_alts(config, n), 1

@@ -411,6 +411,30 @@ def test_192_wide_tile_not_where_the_waves_tie_or_lose(m: int, n: int, k: int) -
 
 
 @pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (8192, 2112, 2048),  # 9 waves of 128 x 128 (17 n blocks, the last half empty) or 6 of 192: a tie
+        (8192, 2112, 7168),
+        (16384, 2112, 1024),  # 3% modelled, under WAVE_FILL_MIN_SAVING
+    ],
+)
+def test_192_wide_tile_at_a_tie_where_it_tiles_n_exactly_and_128_does_not(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n == heuristics.WAVE_FILL_BLOCK_N
+
+
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (16384, 2112, 512),  # below WAVE_FILL_EXACT_N_MIN_K: measured slower
+        (2048, 6144, 1536),  # both widths tile N exactly
+        (6144, 7168, 2048),  # 192 pads N
+    ],
+)
+def test_192_wide_tile_not_at_other_ties(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n != heuristics.WAVE_FILL_BLOCK_N
+
+
+@pytest.mark.parametrize(
     "gemm_type, m, n, groups",
     [
         (GemmType.DENSE, 1024, 2112, 1),  # 15 n blocks of 144 against 33 traffic-bound ones of 64

@@ -15,7 +15,7 @@ Profiler kernel time after the benchmark's writing L2 flush; a masked problem is
 back to back; at the power cap the event time also carries what a library's power draw does to its own clock)
 and calc_diff of fp8gemm's NaN-poisoned output against cuBLAS's.
 Usage: [PYTHONPATH=<checkout>] python scripts/experiments/kernel_ab.py <label> [--cublas]
-       [dense|m128|large|contiguous|masked ...]
+       [dense|small|m128|large|contiguous|masked ...]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from fp8gemm.testing import calc_diff
 
 FAMILIES = {
     "dense": lambda: list(dense_shapes()),
+    "small": lambda: [s for s in dense_shapes() if s.m <= 128],
     "m128": lambda: [s for s in dense_shapes() if 64 < s.m <= 128],
     "large": lambda: [s for s in dense_shapes() if s.m >= 1024],
     "contiguous": lambda: [s for s in grouped_shapes() if isinstance(s, ContiguousShape)],
