@@ -22,7 +22,7 @@ SCALE_BLOCK = 128  # B scales cover 128 x 128; A scales 1 x 128
 BLOCK_M_CHOICES = (64, 128)
 # CTAs per cluster along N: the pair shares one A tile, each loading half and multicasting it to both.
 CLUSTER_N_CHOICES = (1, 2)
-BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 192, 256)
+BLOCK_N_CHOICES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256)
 # Small-M kernels are bound by how many bytes each SM has in flight: measured 2026-11-23 (run 6), the
 # TMA loads alone of 64x2112x7168 (block 64x16, 10 KB stages) took 33.1 / 16.2 / 12.2 µs with 2 / 4 / 8
 # stages, still falling at 8. Tiles up to DEEP_RING_MAX_BLOCK_N columns wide take rings up to MAX_STAGES
@@ -45,12 +45,24 @@ class GemmType(IntEnum):
         return {0: "Dense", 1: "GroupedContiguous", 2: "GroupedMasked"}[int(self)]
 
 
-B_SCALE_BYTES_PER_STAGE = 8  # the B tile's one or two scales of the stage's K block
+def b_scale_blocks_per_tile(block_n: int) -> int:
+    """Most 128-wide B scale blocks one tile touches (mirrors Fp8Gemm::kMaxScaleBlocks).
+
+    Tile starts fall at multiples of block_n, whose offsets inside a scale block reach 128 - gcd(block_n, 128);
+    the tile starting there ends at column 128 - gcd + block_n - 1 of the first block's frame.
+    """
+    return (SCALE_BLOCK - gcd(block_n, SCALE_BLOCK) + block_n - 1) // SCALE_BLOCK + 1
+
+
+def b_scale_bytes_per_stage(block_n: int) -> int:
+    """The B tile's scales of the stage's K block, in an even number of words (the barriers after them stay
+    8-byte aligned)."""
+    return -(-b_scale_blocks_per_tile(block_n) // 2) * 2 * 4
 
 
 def stage_bytes(block_m: int, block_n: int) -> int:
     """Shared memory of one pipeline stage: A tile, B tile, the A tile's and the B tile's scales."""
-    return (block_m + block_n) * BLOCK_K + block_m * 4 + B_SCALE_BYTES_PER_STAGE
+    return (block_m + block_n) * BLOCK_K + block_m * 4 + b_scale_bytes_per_stage(block_n)
 
 
 # BF16 tiles whose width is a whole number of these columns (128 bytes: the TMA swizzle span) are staged
@@ -78,13 +90,13 @@ def b_evict_first(gemm_type: GemmType, block_m: int, block_n: int, rows_per_grou
     )
 
 
-# Tiles wider than this and a whole number of it take each K block's products, and stage their output, in
-# parts this wide (mirrors Fp8Gemm::kPartN).
-PART_N = 128
+# Tiles wider than this take each K block's products, and stage their output, in two halves (mirrors
+# Fp8Gemm::kPartN): accumulators and a whole width's products would not fit the math registers together.
+MAX_WHOLE_PART_N = 192
 
 
 def part_n(block_n: int) -> int:
-    return PART_N if block_n > PART_N and block_n % PART_N == 0 else block_n
+    return block_n // 2 if block_n > MAX_WHOLE_PART_N else block_n
 
 
 def staging_bytes(block_m: int, block_n: int, output_f32: bool) -> int:
@@ -113,15 +125,6 @@ def max_stages(block_m: int, block_n: int, output_f32: bool = False) -> int:
     free = SM90_SMEM_CAPACITY - SPLIT_K_FLAGS_BYTES - staging_bytes(block_m, block_n, output_f32)
     cap = MAX_STAGES if block_n <= DEEP_RING_MAX_BLOCK_N else WIDE_TILE_STAGES
     return min(cap, free // (stage_bytes(block_m, block_n) + 16))
-
-
-def b_scale_blocks_per_tile_ok(block_n: int) -> bool:
-    """A tile may touch at most two 128-wide B scale blocks: the kernel selects between two scales.
-
-    Tile starts fall at multiples of block_n, whose offsets inside a scale block reach 128 - gcd(block_n, 128),
-    so the tile's last column stays inside the next block iff block_n - gcd(block_n, 128) <= 128.
-    """
-    return block_n - gcd(block_n, SCALE_BLOCK) <= SCALE_BLOCK
 
 
 # Masked kernels built with several tile widths (GemmConfig.alt_widths) run the width whose waves, each
@@ -180,8 +183,6 @@ class GemmConfig:
             out.append(f"block_m={self.block_m} not in {BLOCK_M_CHOICES}")
         if self.block_n not in BLOCK_N_CHOICES:
             out.append(f"block_n={self.block_n} not in {BLOCK_N_CHOICES}")
-        elif not b_scale_blocks_per_tile_ok(self.block_n):
-            out.append(f"block_n={self.block_n} lets a tile span three B scale blocks")
         if self.cluster_n not in CLUSTER_N_CHOICES:
             out.append(f"cluster_n={self.cluster_n} not in {CLUSTER_N_CHOICES}")
         if not 1 <= self.num_stages <= MAX_STAGES:

@@ -47,7 +47,6 @@ from .config import (
     WGMMA_M,
     GemmConfig,
     GemmType,
-    b_scale_blocks_per_tile_ok,
     max_stages,
 )
 
@@ -144,9 +143,26 @@ WAVE_FILL_BLOCK_M = 128
 WAVE_FILL_BLOCK_N = 192
 WAVE_FILL_MIN_SAVING = 0.05
 WAVE_FILL_EXACT_N_MIN_K = 1024
-# Widths the wave model does not choose among: each replaces its 128 x 128 choice by a measured rule.
+# Tiles that touch three B scale blocks (176 and 224 wide) tile N = 1344, 2112, 3584 and 7168 exactly, in fewer
+# or no more waves than 192 or 256 tiles. Measured 2026-12-06 (docs/performance.md run 25, kernel time, H100,
+# no cluster) they run at 0.95-0.97x the per-FLOP rate of 192 and 256 (THREE_SCALE_BLOCK_EFFICIENCY), and
+# replace an unsplit, unclustered dense 128 x {128, 192, 256} choice where the model saves at least
+# THREE_SCALE_BLOCK_MIN_SAVING with it, in the measured range (M >= 1024, K >= 7168): 4096x2112x7168 96.1 vs
+# 101.4 µs with 192 (4.5% modelled), 8192x2112x7168 192.1 vs 199.8 (4.5%), 1024x7168x7168 83.2 vs 90.8 with
+# 256 (8.9%). Modelled losses were losses (4096x7168x2048: 224 106.0 vs 98.3 with 256, -4.2%); at -4.2%
+# against 128 x 128, 224 won by 2.6-3.1% (2048x7168x7168 163.0 vs 168.2, 4096x3584x7168 162.7 vs 167.0),
+# which the rule leaves.
+THREE_SCALE_BLOCK_N_CHOICES = (176, 224)
+THREE_SCALE_BLOCK_EFFICIENCY = 0.96
+THREE_SCALE_BLOCK_REPLACES = (128, 192, 256)
+THREE_SCALE_BLOCK_MIN_SAVING = 0.04
+THREE_SCALE_BLOCK_MIN_K = 7168
+THREE_SCALE_BLOCK_MIN_M = 1024
+# Widths the wave model does not choose among: each replaces its 128 x 128 (or wider) choice by a measured rule.
 MODEL_BLOCK_N_CHOICES = tuple(
-    block_n for block_n in BLOCK_N_CHOICES if block_n not in (WIDE_TILE_BLOCK_N, WAVE_FILL_BLOCK_N)
+    block_n
+    for block_n in BLOCK_N_CHOICES
+    if block_n not in (WIDE_TILE_BLOCK_N, WAVE_FILL_BLOCK_N, *THREE_SCALE_BLOCK_N_CHOICES)
 )
 # Masked problems whose choice is the 128 x 128 tile also carry wider tiles in the same kernel, which the
 # GPU runs when the live row counts make them take less time (config.ALT_TILE_COST_PERCENT). In the run 8
@@ -160,6 +176,8 @@ MASKED_ALT_BLOCK_N = 144
 
 
 def wgmma_efficiency(block_n: int) -> float:
+    if block_n in THREE_SCALE_BLOCK_N_CHOICES:
+        return THREE_SCALE_BLOCK_EFFICIENCY
     if block_n > 128 and block_n % WGMMA_N_STEP:
         return STRADDLING_WIDE_EFFICIENCY
     return block_n / (-(-block_n // WGMMA_N_STEP) * WGMMA_N_STEP)
@@ -199,6 +217,30 @@ def choose_launch(
 ) -> tuple[GemmConfig, int]:
     """Best (config, split_k) for one problem. `m` is rows per group: M (dense), M_total (contiguous),
     expected_m (masked)."""
+    config, split_k = _choose_two_scale_block_launch(gemm_type, m, n, k, num_groups, num_sms, output_f32)
+    if (
+        gemm_type == GemmType.DENSE
+        and not output_f32
+        and m >= THREE_SCALE_BLOCK_MIN_M
+        and (config.block_m, split_k, config.cluster_n) == (128, 1, 1)
+        and config.block_n in THREE_SCALE_BLOCK_REPLACES
+        and k >= THREE_SCALE_BLOCK_MIN_K
+    ):
+        # Against the HBM floor as well: where both tiles stream the operands at HBM rate, fewer waves gain nothing.
+        hbm_seconds = (m * k + n * k + m * n * 2) / HBM_BYTES_PER_S
+        for block_n in THREE_SCALE_BLOCK_N_CHOICES:
+            candidate = GemmConfig(gemm_type, 128, block_n, max_stages(128, block_n))
+            before = max(_modelled_seconds(config, m, n, k, num_sms), hbm_seconds)
+            after = max(_modelled_seconds(candidate, m, n, k, num_sms), hbm_seconds)
+            if 1 - after / before >= THREE_SCALE_BLOCK_MIN_SAVING:
+                config = candidate
+    return config, split_k
+
+
+def _choose_two_scale_block_launch(
+    gemm_type: GemmType, m: int, n: int, k: int, num_groups: int, num_sms: int, output_f32: bool
+) -> tuple[GemmConfig, int]:
+    """choose_launch's choice among tiles that touch at most two B scale blocks."""
     rows = m * (num_groups if gemm_type == GemmType.GROUPED_MASKED else 1)
     weights = num_groups if gemm_type != GemmType.DENSE else 1
     # No config beats reading every operand once from HBM: the floor that split-K cannot lower.
@@ -213,8 +255,6 @@ def choose_launch(
         if one_tile_row and block_m != ONE_TILE_ROW_MAX_M:
             continue
         for block_n in MODEL_BLOCK_N_CHOICES:
-            if not b_scale_blocks_per_tile_ok(block_n):
-                continue
             config = GemmConfig(gemm_type, block_m, block_n, max_stages(block_m, block_n, output_f32), output_f32)
             tiles = config.num_tiles(m, n) * (num_groups if gemm_type == GemmType.GROUPED_MASKED else 1)
             splits = SPLIT_K_CHOICES if gemm_type == GemmType.DENSE and not one_tile_row else (1,)
@@ -364,8 +404,6 @@ def all_configs() -> list[GemmConfig]:
                 continue
             for block_m in BLOCK_M_CHOICES:
                 for block_n in BLOCK_N_CHOICES:
-                    if not b_scale_blocks_per_tile_ok(block_n):
-                        continue
                     stages = max_stages(block_m, block_n, output_f32)
                     out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32))
                     if gemm_type == GemmType.GROUPED_MASKED and (block_m, block_n) == (128, 128):

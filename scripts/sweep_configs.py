@@ -25,7 +25,7 @@ import fp8gemm
 from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import ContiguousShape, DenseShape, MaskedShape, grouped_shapes
 from fp8gemm.bench.timing import kernel_median_ms, profiled_kernel_ms
-from fp8gemm.config import BLOCK_N_CHOICES, GemmConfig, GemmType, b_scale_blocks_per_tile_ok, max_stages
+from fp8gemm.config import BLOCK_N_CHOICES, GemmConfig, GemmType, max_stages
 from fp8gemm.heuristics import (
     MASKED_ALT_BLOCK_N,
     WIDE_TILE_BLOCK_N,
@@ -84,7 +84,6 @@ def main() -> None:
             GemmConfig(gemm_type, block_m, block_n, num_stages, False, cluster_n, stream_k=stream_k)
             for block_m in block_ms
             for block_n in block_ns
-            if b_scale_blocks_per_tile_ok(block_n)
             for num_stages in ring_depths(block_m, block_n)
             for cluster_n in clusters
             for stream_k in stream_ks

@@ -219,8 +219,27 @@ def _max_scale_blocks_touched(block_n: int) -> int:
 
 
 @pytest.mark.parametrize("block_n", range(8, 392, 8))
-def test_b_scale_blocks_per_tile_ok_matches_brute_force(block_n: int) -> None:
-    assert cfg.b_scale_blocks_per_tile_ok(block_n) == (_max_scale_blocks_touched(block_n) <= 2)
+def test_b_scale_blocks_per_tile_matches_brute_force(block_n: int) -> None:
+    assert cfg.b_scale_blocks_per_tile(block_n) == _max_scale_blocks_touched(block_n)
+
+
+@pytest.mark.parametrize("block_n", cfg.BLOCK_N_CHOICES)
+def test_every_block_n_touches_at_most_three_b_scale_blocks(block_n: int) -> None:
+    # The kernel selects among at most three B scales per K block (Fp8Gemm::BlockScales).
+    assert cfg.b_scale_blocks_per_tile(block_n) <= 3
+
+
+@pytest.mark.parametrize("block_n", cfg.BLOCK_N_CHOICES)
+def test_stage_bytes_keep_the_barriers_after_the_ring_aligned(block_n: int) -> None:
+    # The full/empty mbarriers follow every stage's scales: each stage's bytes must be a multiple of 8.
+    assert cfg.b_scale_bytes_per_stage(block_n) >= 4 * cfg.b_scale_blocks_per_tile(block_n)
+    for block_m in cfg.BLOCK_M_CHOICES:
+        assert cfg.stage_bytes(block_m, block_n) % 8 == 0
+
+
+@pytest.mark.parametrize("block_n,part", [(128, 128), (176, 176), (192, 192), (224, 112), (256, 128)])
+def test_tiles_wider_than_192_take_their_products_in_halves(block_n: int, part: int) -> None:
+    assert cfg.part_n(block_n) == part
 
 
 def test_smem_capacity_is_hoppers_227_kb() -> None:
@@ -256,7 +275,7 @@ def test_all_configs_cover_every_layout_and_tile_without_duplicates() -> None:
 INVALID_CONFIGS = [
     (GemmConfig(GemmType.DENSE, 96, 128, 4), ["block_m"]),
     (GemmConfig(GemmType.DENSE, 128, 24, 4), ["block_n"]),
-    (GemmConfig(GemmType.DENSE, 128, 176, 2), ["block_n"]),
+    (GemmConfig(GemmType.DENSE, 128, 200, 2), ["block_n"]),
     (GemmConfig(GemmType.DENSE, 64, 128, 0), ["num_stages"]),
     (GemmConfig(GemmType.DENSE, 64, 16, cfg.MAX_STAGES + 1), ["num_stages"]),
     (GemmConfig(GemmType.GROUPED_MASKED, 128, 160, 8), ["shared memory"]),
@@ -358,7 +377,7 @@ def test_grouped_wide_tile_only_beyond_the_operand_threshold() -> None:
     assert small.block_n != heuristics.WIDE_TILE_BLOCK_N
 
 
-@pytest.mark.parametrize("m, n, k", [(4096, 4096, 7168), (2048, 4096, 7168), (1024, 7168, 7168), (4096, 7168, 2048)])
+@pytest.mark.parametrize("m, n, k", [(4096, 4096, 7168), (2048, 4096, 7168), (1024, 7168, 4096), (4096, 7168, 2048)])
 def test_dense_wide_tile_from_its_measured_k_without_cluster(m: int, n: int, k: int) -> None:
     assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (GemmConfig(GemmType.DENSE, 128, 256, 4), 1)
 
@@ -385,7 +404,7 @@ def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
 @pytest.mark.parametrize(
     "m, n, k",
     [
-        (4096, 2112, 7168),  # 544 tiles of 128 x 128 in 5 waves, 352 of 128 x 192 in 3 (4.5 tile-times)
+        (4096, 2112, 4096),  # 544 tiles of 128 x 128 in 5 waves, 352 of 128 x 192 in 3 (4.5 tile-times)
         (3072, 2112, 7168),  # 128 x 64 in 6 traffic-bound waves against 2 of 128 x 192
         (1280, 7168, 7168),
         (768, 12288, 7168),
@@ -414,7 +433,7 @@ def test_192_wide_tile_not_where_the_waves_tie_or_lose(m: int, n: int, k: int) -
     "m, n, k",
     [
         (8192, 2112, 2048),  # 9 waves of 128 x 128 (17 n blocks, the last half empty) or 6 of 192: a tie
-        (8192, 2112, 7168),
+        (8192, 2112, 4096),
         (16384, 2112, 1024),  # 3% modelled, under WAVE_FILL_MIN_SAVING
     ],
 )
@@ -432,6 +451,44 @@ def test_192_wide_tile_at_a_tie_where_it_tiles_n_exactly_and_128_does_not(m: int
 )
 def test_192_wide_tile_not_at_other_ties(m: int, n: int, k: int) -> None:
     assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n != heuristics.WAVE_FILL_BLOCK_N
+
+
+@pytest.mark.parametrize(
+    "m, n, k, block_n",
+    [
+        (4096, 2112, 7168, 176),  # 3 waves of 176 against 3 of 192: measured 5% faster
+        (8192, 2112, 7168, 176),  # 6 waves each: 4% faster
+        (1024, 7168, 7168, 224),  # 2 waves each against 256: 8% faster
+        (8192, 1344, 7168, 224),  # 3 waves against 4 of 192
+    ],
+)
+def test_three_scale_block_tile_where_it_tiles_n_exactly_in_no_more_waves(m: int, n: int, k: int, block_n: int) -> None:
+    assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (
+        GemmConfig(GemmType.DENSE, 128, block_n, max_stages(128, block_n)),
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (4096, 7168, 2048),  # 8 waves of 224 against 7 of 256: measured 8% slower
+        (2048, 7168, 7168),  # 4 waves of 224 against 7 of 128 x 128: modelled 4% slower (measured 3% faster)
+        (4096, 2112, 4096),  # below THREE_SCALE_BLOCK_MIN_K: not measured
+        (512, 7168, 7168),  # below THREE_SCALE_BLOCK_MIN_M: not measured
+        (4096, 4096, 7168),  # 224 pads N
+    ],
+)
+def test_three_scale_block_tile_not_outside_its_measured_wins(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n not in (
+        heuristics.THREE_SCALE_BLOCK_N_CHOICES
+    )
+
+
+def test_three_scale_block_tile_only_for_bf16_output() -> None:
+    assert heuristics.choose_config(GemmType.DENSE, 4096, 2112, 7168, 1, 132).block_n == 176
+    config = heuristics.choose_config(GemmType.DENSE, 4096, 2112, 7168, 1, 132, output_f32=True)
+    assert config.block_n not in heuristics.THREE_SCALE_BLOCK_N_CHOICES
 
 
 @pytest.mark.parametrize(

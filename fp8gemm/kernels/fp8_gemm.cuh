@@ -24,6 +24,8 @@ namespace fp8gemm {
 // 128 x 40 + 256 x 232 = 64512 fits the 65536-register file at one CTA per SM.
 constexpr u32 kProducerRegisters = 40;
 constexpr u32 kMathRegisters = 232;
+// Widest tile whose accumulators and products (BLOCK_N/2 each a thread) fit kMathRegisters together.
+constexpr u32 kMaxWholePartN = 192;
 // Walk order band width (see TileScheduler): 16 n blocks keep a band's B panels within a few MB of L2.
 constexpr u32 kSchedulerGroupN = 16;
 
@@ -43,6 +45,13 @@ struct StageCursor {
     }
 };
 
+// One K block's scales as a math thread promotes with them: A's for its two rows, B's for the tile's
+// first, second and third 128-column blocks (repeated where the tile touches fewer).
+struct BlockScales {
+    float a0, a1;
+    float b0, b1, b2;
+};
+
 // A tile's split between two B scale blocks chosen at each promotion rather than once per tile (no split
 // is at column 0).
 using SplitPerBlock = Const<0>;
@@ -57,12 +66,12 @@ struct Fp8Gemm {
     static constexpr u32 kNumThreads = kNumMathThreads + kWarpgroupThreads;
     static constexpr u32 kAccRegs = kBlockN / 2;  // m64nN FP32 fragment: N/2 values per thread
 
-    // A tile wider than 128 columns and a whole number of 128-column parts (block_n = 256: 128 accumulators
-    // a thread) takes each K block's products one part at a time into one product set: acc and a part's
-    // products fit the math warpgroups' registers, acc and the whole width's would not. The wide tile
-    // halves B's share of the operand bytes per FLOP, which bounds 128 x 128 tiles at large M (their
-    // loads alone take as long as the whole kernel: docs/performance.md, run 6).
-    static constexpr u32 kPartN = kBlockN > 128 && kBlockN % 128 == 0 ? 128 : kBlockN;
+    // A tile wider than kMaxWholePartN (block_n = 256: 128 accumulators a thread) takes each K block's
+    // products one half at a time into one product set: acc and a half's products fit the math warpgroups'
+    // registers, acc and the whole width's would not. The wide tile halves B's share of the operand bytes
+    // per FLOP, which bounds 128 x 128 tiles at large M (their loads alone take as long as the whole
+    // kernel: docs/performance.md, run 6). Halves of 224 columns are 112 wide and may straddle B scale blocks.
+    static constexpr u32 kPartN = kBlockN > kMaxWholePartN ? kBlockN / 2 : kBlockN;
     static constexpr u32 kNumParts = kBlockN / kPartN;
     static constexpr u32 kPartRegs = kPartN / 2;
 
@@ -70,8 +79,15 @@ struct Fp8Gemm {
     static constexpr u32 kSmemB = kBlockN * kBlockK;
     static constexpr u32 kSmemSfa = kBlockM * sizeof(float);
     static constexpr u32 kStageTxBytes = kSmemA + kSmemB + kSmemSfa;
-    // B's one or two scales of the stage's K block (cp.async, not TMA: a TMA box is at least 16 bytes).
-    static constexpr u32 kSmemSfb = 2 * sizeof(float);
+    // A tile whose n range crosses a 128-column boundary needs two B scales per K block, three where it
+    // crosses two (176 and 224 columns). Tiles start at multiples of BLOCK_N, so the first boundary falls a
+    // multiple of gcd(BLOCK_N, 128) columns into the tile, at most 128 - gcd columns in.
+    static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
+    static constexpr u32 kSplitStep = gcd_of(kBlockN, kScaleBlock);
+    static constexpr u32 kMaxScaleBlocks = (kScaleBlock - kSplitStep + kBlockN - 1) / kScaleBlock + 1;
+    // B's scales of the stage's K block (cp.async, not TMA: a TMA box is at least 16 bytes), in a slot of
+    // an even number of words, which keeps the barriers after them 8-byte aligned.
+    static constexpr u32 kSmemSfb = (kMaxScaleBlocks + 1) / 2 * 2 * sizeof(float);
     using Epilogue = GemmEpilogue<kType, kBlockM, kBlockN, kPartN, kOutputF32>;
     // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
     static constexpr u32 kSmemFlags = 16;
@@ -80,10 +96,6 @@ struct Fp8Gemm {
     static constexpr u32 kSmemBytes =
         kNumStages * (kStageTxBytes + kSmemSfb) + Epilogue::kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
-    // A tile whose n range crosses a 128-column boundary needs two B scales per K block. Tiles start at
-    // multiples of BLOCK_N, so the boundary falls a multiple of gcd(BLOCK_N, 128) columns into the tile.
-    static constexpr bool kMayStraddle = kScaleBlock % kBlockN != 0;
-    static constexpr u32 kSplitStep = gcd_of(kBlockN, kScaleBlock);
     // Two product sets (promote one while the next K block's wgmmas fill the other) cost BLOCK_N/2 more
     // registers; with the running accumulators that is 3 x BLOCK_N/2, which fits kMathRegisters up to 128.
     static constexpr bool kOverlap = kNumParts == 1 && 3 * kAccRegs + 40 <= kMathRegisters;
@@ -195,14 +207,15 @@ struct Fp8Gemm {
         __device__ __forceinline__ u32* flags() const { return reinterpret_cast<u32*>(base + kOffsetFlags); }
     };
 
-    // The tile's two B scale rows (the second is the first again where the tile stays inside one 128-column
-    // block, or lies past N), each indexed by K block, as element offsets into sfb: 32-bit, so the producer
-    // keeps one register per row within its 40. A cluster's padding n block lies past N: its lookups are
-    // clamped (it stores nothing).
+    // The tile's B scale rows, the 128-column blocks it touches (a row repeats the one before where the tile
+    // ends inside that one, or lies past N), each indexed by K block, as element offsets into sfb: 32-bit,
+    // so the producer keeps one register per row within its 40. A cluster's padding n block lies past N: its
+    // lookups are clamped (it stores nothing).
     struct BScaleRows {
         u32 first;
         u32 second;
-        u32 second_col;  // tile column where the second row's block begins
+        u32 third;
+        u32 second_col;  // tile column where the second row's block begins (the third's: 128 further)
     };
 
     __device__ __forceinline__ static BScaleRows b_scale_rows(const GemmParams& p, const Tile& tile, u32 num_k_blocks) {
@@ -210,8 +223,9 @@ struct Fp8Gemm {
         const u32 n_base = tile.n_block * kBlockN;
         const u32 scale_n0 = min_of(n_base / kScaleBlock, num_scale_n - 1);
         const u32 scale_n1 = min_of(scale_n0 + 1, num_scale_n - 1);
+        const u32 scale_n2 = min_of(scale_n0 + 2, num_scale_n - 1);
         const u32 group = tile.group * num_scale_n * num_k_blocks;
-        return {group + scale_n0 * num_k_blocks, group + scale_n1 * num_k_blocks,
+        return {group + scale_n0 * num_k_blocks, group + scale_n1 * num_k_blocks, group + scale_n2 * num_k_blocks,
                 (scale_n0 + 1) * kScaleBlock - n_base};
     }
 
@@ -263,8 +277,11 @@ struct Fp8Gemm {
                 // B's scales arrive with the stage: the math warps read them from shared memory, off the
                 // L2 round trip that a load per K block put on their critical path.
                 cp_async_4(smem.sfb() + s * kSmemSfb, p.sfb + sfb.first + k);
-                if constexpr (kMayStraddle) {
+                if constexpr (kMaxScaleBlocks > 1) {
                     cp_async_4(smem.sfb() + s * kSmemSfb + sizeof(float), p.sfb + sfb.second + k);
+                }
+                if constexpr (kMaxScaleBlocks > 2) {
+                    cp_async_4(smem.sfb() + s * kSmemSfb + 2 * sizeof(float), p.sfb + sfb.third + k);
                 }
                 cp_async_mbarrier_arrive(full);
             }
@@ -352,15 +369,19 @@ struct Fp8Gemm {
             return s;
         };
 
-        // A's scales of a block (this thread's two rows) and B's (one or two), read before the wgmma wait
+        // A's scales of a block (this thread's two rows) and B's (one to three), read before the wgmma wait
         // that precedes its promotion (the wait's memory clobber keeps the loads above it), so their smem
         // latency overlaps the MMAs.
         auto block_scales = [&](u32 stage) {
             const u32 a_addr = sfa_thread + stage * (kBlockM * sizeof(float));
             const u32 b_addr = smem.sfb() + stage * kSmemSfb;
-            const float b0 = load_shared_f32(b_addr);
-            return make_float4(load_shared_f32(a_addr), load_shared_f32(a_addr + 8 * sizeof(float)), b0,
-                               kMayStraddle ? load_shared_f32(b_addr + sizeof(float)) : b0);
+            BlockScales sc;
+            sc.b0 = load_shared_f32(b_addr);
+            sc.a0 = load_shared_f32(a_addr);
+            sc.a1 = load_shared_f32(a_addr + 8 * sizeof(float));
+            sc.b1 = kMaxScaleBlocks > 1 ? load_shared_f32(b_addr + sizeof(float)) : sc.b0;
+            sc.b2 = kMaxScaleBlocks > 2 ? load_shared_f32(b_addr + 2 * sizeof(float)) : sc.b1;
+            return sc;
         };
         // Hands the stage back to every producer that wrote into it (its wgmmas have completed).
         auto release = [&](u32 stage) {
@@ -371,16 +392,18 @@ struct Fp8Gemm {
             }
         };
         // Folds the finished products of one part of a block into acc, with B's first scale left of tile
-        // column kSplit and its second from there on.
-        auto promote_split = [&](float* prod, u32 part, const float4 scales, auto split) {
+        // column kSplit, its second from there on and its third from kSplit + 128.
+        auto promote_split = [&](float* prod, u32 part, const BlockScales& sc, auto split) {
             constexpr u32 kSplit = decltype(split)::value;
-            const float first0 = scales.x * scales.z, first1 = scales.y * scales.z;
-            const float second0 = scales.x * scales.w, second1 = scales.y * scales.w;
+            const float first0 = sc.a0 * sc.b0, first1 = sc.a1 * sc.b0;
+            const float second0 = sc.a0 * sc.b1, second1 = sc.a1 * sc.b1;
+            const float third0 = sc.a0 * sc.b2, third1 = sc.a1 * sc.b2;
 #pragma unroll
             for (u32 j = 0; j < kPartN / 8; ++j) {
                 const u32 col = part * kPartN + 8 * j;
-                const float s0 = col >= kSplit ? second0 : first0;
-                const float s1 = col >= kSplit ? second1 : first1;
+                const bool third = col >= kSplit + kScaleBlock;
+                const float s0 = third ? third0 : col >= kSplit ? second0 : first0;
+                const float s1 = third ? third1 : col >= kSplit ? second1 : first1;
                 float* out = acc + 4 * (col / 8);
                 out[0] += s0 * prod[4 * j + 0];
                 out[1] += s0 * prod[4 * j + 1];
@@ -390,7 +413,7 @@ struct Fp8Gemm {
         };
         // Folds the finished products of one part of a block into acc, B's scale switching at tile column
         // `split` (a Const); SplitPerBlock: at the tile's own split, picked among unrolled copies.
-        auto promote = [&](float* prod, u32 part, const float4 scales, auto split) {
+        auto promote = [&](float* prod, u32 part, const BlockScales& scales, auto split) {
             fence_registers<kPartRegs>(prod);
             if constexpr (decltype(split)::value == SplitPerBlock::value) {
                 with_case<1, kScaleBlock / kSplitStep>(second_scale_col / kSplitStep, [&](auto split_steps) {
@@ -432,7 +455,7 @@ struct Fp8Gemm {
             // Waits until at most `pending` wgmma groups are in flight, so that the oldest, in `prod` from
             // `stage`, has landed; hands the stage back and promotes the products.
             auto retire = [&](float* prod, u32 stage, auto pending) {
-                const float4 sc = block_scales(stage);
+                const BlockScales sc = block_scales(stage);
                 wgmma_wait<decltype(pending)::value>();
                 release(stage);
                 promote(prod, 0, sc, split);
@@ -469,7 +492,7 @@ struct Fp8Gemm {
                     issue_in_turn(stage, 0);
                     issue_at.advance();
                 }
-                const float4 sc = block_scales(stage);
+                const BlockScales sc = block_scales(stage);
 #pragma unroll
                 for (u32 part = 0; part < kNumParts; ++part) {
                     if (part > 0) issue_in_turn(stage, part);
@@ -506,10 +529,10 @@ struct Fp8Gemm {
         }
         while (next_live) {
             start_tile();
-            // B's scale switches at tile column `split`. Whole 128-column parts each lie in one scale block (the
-            // wide tiles start on one). A tile that may straddle two takes its split from a few unrolled copies
-            // of the K loop (tile starts are multiples of block_n, so the split is a multiple of kSplitStep
-            // columns). Measured (docs/performance.md runs 11-12): choosing per 8 columns at run time cost a
+            // B's scale switches at tile column `split` (and again 128 columns further). Tiles a whole number of
+            // 128 columns wide start on a scale block. A tile that may straddle takes its split from a few
+            // unrolled copies of the K loop (tile starts are multiples of block_n, so the split is a multiple
+            // of kSplitStep columns). Measured (docs/performance.md runs 11-12): choosing per 8 columns at run time cost a
             // compare, a select and two multiplies each, doubling the promotion of a 160-wide tile; choosing a
             // promotion copy at every K block still left 144-wide tiles 6-9% slower than choosing a copy of the
             // whole loop once per tile. The straddling tiles of a single math warpgroup (the 64-row tiles of

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import torch
 
 from ..api.quant import per_block_cast_to_fp8, per_token_cast_to_fp8
+from ..config import SCALE_BLOCK
 from ..utils import get_m_alignment_for_contiguous_layout
 
 OUTLIERS_PER_ROW = 2
 OUTLIER_SCALE = 30.0
+BLOCK_MAGNITUDE_SPAN = 4  # weight blocks' magnitudes range over 2^-2 .. 2^2
 
 
 def random_activations(*shape: int, device: str | torch.device = "cuda", generator=None) -> torch.Tensor:
@@ -27,11 +29,17 @@ def random_activations(*shape: int, device: str | torch.device = "cuda", generat
 
 
 def random_weights(*shape: int, device: str | torch.device = "cuda", generator=None) -> torch.Tensor:
-    """BF16 weights whose magnitude varies across 128x128 blocks."""
+    """BF16 weights whose magnitude varies across rows and, by powers of two up to BLOCK_MAGNITUDE_SPAN, across
+    128x128 blocks: a kernel that applies a neighbouring block's scale is off by a factor of 2 or more there."""
     w = torch.randn(*shape, device=device, generator=generator)
     n, k = shape[-2:]
     row_scale = torch.rand(*shape[:-1], 1, device=device, generator=generator) * 4 + 0.25
-    return (w * row_scale / k**0.5).to(torch.bfloat16)
+    blocks = (*shape[:-2], -(-n // SCALE_BLOCK), -(-k // SCALE_BLOCK))
+    exponents = torch.randint(0, BLOCK_MAGNITUDE_SPAN + 1, blocks, device=device, generator=generator)
+    block_scale = torch.exp2(exponents.float() - BLOCK_MAGNITUDE_SPAN / 2)
+    block_scale = block_scale.repeat_interleave(SCALE_BLOCK, -2)[..., :n, :]
+    block_scale = block_scale.repeat_interleave(SCALE_BLOCK, -1)[..., :k]
+    return (w * row_scale * block_scale / k**0.5).to(torch.bfloat16)
 
 
 @dataclass
