@@ -113,10 +113,16 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 # 0.5%): 4096x4096x7168 182.5 vs 189.1 µs, 2048x4096x7168 90.9 vs 97.2, 1024x7168x7168 92.1 vs 98.8,
 # 4096x4096x4096 108.6 vs 110.9, 4096x6144x7168 279.4 vs 283.1, 8192x4096x7168 371.0 vs 375.0,
 # 4096x7168x2048 100.4 vs 101.4, 4096x4096x2048 57.3 vs 57.9; it lost at shorter K: 4096x24576x1536 259.5
-# vs 258.2, 4096x32768x512 149.8 vs 147.8.
+# vs 258.2, 4096x32768x512 149.8 vs 147.8. The operand-size branch's measured wins all took at most 1.6% more
+# modelled work than 128 x 128 (64 waves against 63). Where the wide tile took a third more or twice the work
+# (few tile rows, one to three waves), it lost by 7-42% (kernel time, H100, 2026-12-06, run 26: 256x7168x16384
+# 90.2 vs 63.7 µs, 128x16384x7168 51.9 vs 48.5, 256x24576x7168 109.9 vs 94.9, 384x16384x7168 99.6 vs 89.9,
+# 768x7168x16384 193.7 vs 164.9). WIDE_TILE_MAX_EXTRA_WORK lies between: 9-14% more work is not measured and
+# keeps the wide tile.
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
 WIDE_TILE_MIN_K = 2048
+WIDE_TILE_MAX_EXTRA_WORK = 0.2
 # 128 x 192 tiles run at 128 x 128's rate per FLOP (run 11), so they win exactly where they take fewer waves x
 # tile time. Measured 2026-11-23 (docs/performance.md run 12, kernel time, no cluster), the model's work
 # (waves x unit time) predicted every case: against 128 x 128, 4096x2112x7168 107.3 vs 116.1 µs (modelled
@@ -143,21 +149,26 @@ WAVE_FILL_BLOCK_M = 128
 WAVE_FILL_BLOCK_N = 192
 WAVE_FILL_MIN_SAVING = 0.05
 WAVE_FILL_EXACT_N_MIN_K = 1024
-# Tiles that touch three B scale blocks (176 and 224 wide) tile N = 1344, 2112, 3584 and 7168 exactly, in fewer
-# or no more waves than 192 or 256 tiles. Measured 2026-12-06 (docs/performance.md run 25, kernel time, H100,
-# no cluster) they run at 0.95-0.97x the per-FLOP rate of 192 and 256 (THREE_SCALE_BLOCK_EFFICIENCY), and
-# replace an unsplit, unclustered dense 128 x {128, 192, 256} choice where the model saves at least
-# THREE_SCALE_BLOCK_MIN_SAVING with it, in the measured range (M >= 1024, K >= 7168): 4096x2112x7168 96.1 vs
-# 101.4 µs with 192 (4.5% modelled), 8192x2112x7168 192.1 vs 199.8 (4.5%), 1024x7168x7168 83.2 vs 90.8 with
-# 256 (8.9%). Modelled losses were losses (4096x7168x2048: 224 106.0 vs 98.3 with 256, -4.2%); at -4.2%
-# against 128 x 128, 224 won by 2.6-3.1% (2048x7168x7168 163.0 vs 168.2, 4096x3584x7168 162.7 vs 167.0),
-# which the rule leaves.
+# Tiles that touch three B scale blocks tile DeepSeek-V3's N exactly (176: 2112; 224: 1344, 3584 and 7168),
+# in fewer or no more waves than 192 or 256 tiles. Measured 2026-12-06 (docs/performance.md run 25, kernel
+# time, H100, no cluster) they run at 0.95-0.97x the per-FLOP rate of 192 and 256
+# (THREE_SCALE_BLOCK_EFFICIENCY), and replace an unsplit, unclustered dense 128 x {128, 192, 256} choice where
+# the model saves at least THREE_SCALE_BLOCK_MIN_SAVING with it, in the measured range (K >= 7168; M >= 1024
+# in run 25): 4096x2112x7168 96.1 vs 101.4 µs with 192 (4.5% modelled), 8192x2112x7168 192.1 vs 199.8
+# (4.5%), 1024x7168x7168 83.2 vs 90.8 with 256 (8.9%). Modelled losses were losses (4096x7168x2048: 224 106.0
+# vs 98.3 with 256, -4.2%); at -4.2% against 128 x 128, 224 won by 2.6-3.1% (2048x7168x7168 163.0 vs 168.2,
+# 4096x3584x7168 162.7 vs 167.0), which the rule leaves. Run 26 (same method) confirmed the rule's other
+# moves: 224 against 256 on {1024, 2048}x3584x{7168, 16384} and 3072x3584x7168 6-8% faster (e.g. 81.4 vs
+# 88.8 µs), 8192x1344x7168 122.2 vs 137.0 with 192, and at M = 512 (where the range now starts)
+# 512x7168x{7168, 16384} 3.4% and 6% (44.8 vs 46.4, 95.9 vs 102.0). Where 176 pads N it lost to 192, which
+# tiles it exactly (4096x1344x7168 73.9 vs 70.5, 4096x1344x16384 156.6 vs 147.8), as 128 x 128 does where
+# it leaves a part-filled n block: the rule now asks N to be tiled exactly.
 THREE_SCALE_BLOCK_N_CHOICES = (176, 224)
 THREE_SCALE_BLOCK_EFFICIENCY = 0.96
 THREE_SCALE_BLOCK_REPLACES = (128, 192, 256)
 THREE_SCALE_BLOCK_MIN_SAVING = 0.04
 THREE_SCALE_BLOCK_MIN_K = 7168
-THREE_SCALE_BLOCK_MIN_M = 1024
+THREE_SCALE_BLOCK_MIN_M = 512
 # Widths the wave model does not choose among: each replaces its 128 x 128 (or wider) choice by a measured rule.
 MODEL_BLOCK_N_CHOICES = tuple(
     block_n
@@ -228,7 +239,7 @@ def choose_launch(
     ):
         # Against the HBM floor as well: where both tiles stream the operands at HBM rate, fewer waves gain nothing.
         hbm_seconds = (m * k + n * k + m * n * 2) / HBM_BYTES_PER_S
-        for block_n in THREE_SCALE_BLOCK_N_CHOICES:
+        for block_n in (b for b in THREE_SCALE_BLOCK_N_CHOICES if n % b == 0):
             candidate = GemmConfig(gemm_type, 128, block_n, max_stages(128, block_n))
             before = max(_modelled_seconds(config, m, n, k, num_sms), hbm_seconds)
             after = max(_modelled_seconds(candidate, m, n, k, num_sms), hbm_seconds)
@@ -285,11 +296,18 @@ def _choose_two_scale_block_launch(
     wide_tiles = _ceil_div(m, 128) * _ceil_div(n, WIDE_TILE_BLOCK_N)
     wide_within_waves = 2 * _ceil_div(wide_tiles, num_sms) <= _ceil_div(config.num_tiles(m, n), num_sms)
     dense_long_k = gemm_type == GemmType.DENSE and k >= WIDE_TILE_MIN_K and split_k == 1 and wide_within_waves
+    narrow_work = _ceil_div(config.num_tiles(m, n) * split_k, num_sms) * _unit_seconds(
+        config.block_m, config.block_n, _ceil_div(k, split_k)
+    )
+    wide_work = _ceil_div(wide_tiles, num_sms) * _unit_seconds(128, WIDE_TILE_BLOCK_N, k)
+    large_operands = operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES and (
+        wide_work <= (1 + WIDE_TILE_MAX_EXTRA_WORK) * narrow_work
+    )
     if (
         gemm_type != GemmType.GROUPED_MASKED
         and not output_f32
         and (config.block_m, config.block_n) == (128, 128)
-        and (operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES or dense_long_k)
+        and (large_operands or dense_long_k)
         and 2 * _ceil_div(n, WIDE_TILE_BLOCK_N) == _ceil_div(n, 128)
     ):
         config, split_k = GemmConfig(gemm_type, 128, WIDE_TILE_BLOCK_N, max_stages(128, WIDE_TILE_BLOCK_N)), 1

@@ -26,7 +26,7 @@ fi
 if [[ $what == sanitize || $what == all ]]; then
   precompile
   compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 python3 scripts/sanitize_cases.py >"$OUT/memcheck.txt" 2>&1 || status=1
-  compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py _n16_ _n128_ _n144_ _n192_ _n224_ _n256_ \
+  compute-sanitizer --tool racecheck --error-exitcode 1 python3 scripts/sanitize_cases.py _n16_ _n128_ _n144_ _n176_ _n192_ _n224_ _n256_ \
     >"$OUT/racecheck.txt" 2>&1 || status=1
 fi
 if [[ $what == bench || $what == all ]]; then

@@ -395,6 +395,23 @@ def test_dense_wide_tile_not_below_its_k_or_where_it_adds_waves(m: int, n: int, 
     assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n != heuristics.WIDE_TILE_BLOCK_N
 
 
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (256, 7168, 16384),  # 56 wide tiles in one wave against 112 of 128 x 128: measured 42% slower
+        (128, 16384, 7168),
+        (256, 24576, 7168),  # 2 waves of wide tiles against 3 of 128 x 128: measured 16% slower
+        (384, 16384, 7168),
+        (768, 7168, 16384),
+    ],
+)
+def test_wide_tile_not_for_large_operands_where_it_takes_more_work(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (
+        GemmConfig(GemmType.DENSE, 128, 128, max_stages(128, 128)),
+        1,
+    )
+
+
 def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
     assert heuristics.choose_config(GemmType.GROUPED_MASKED, 4096, 7168, 7168, 8, 132).block_n != 256
     # 2112 columns: 17 blocks of 128, 9 of 256 (one more padded half block).
@@ -459,7 +476,9 @@ def test_192_wide_tile_not_at_other_ties(m: int, n: int, k: int) -> None:
         (4096, 2112, 7168, 176),  # 3 waves of 176 against 3 of 192: measured 5% faster
         (8192, 2112, 7168, 176),  # 6 waves each: 4% faster
         (1024, 7168, 7168, 224),  # 2 waves each against 256: 8% faster
-        (8192, 1344, 7168, 224),  # 3 waves against 4 of 192
+        (8192, 1344, 7168, 224),  # 3 waves against 4 of 192: measured 11% faster
+        (2048, 3584, 7168, 224),  # 2 waves each against 256: 8% faster
+        (512, 7168, 7168, 224),  # 1 wave each against 256: 3% faster
     ],
 )
 def test_three_scale_block_tile_where_it_tiles_n_exactly_in_no_more_waves(m: int, n: int, k: int, block_n: int) -> None:
@@ -475,8 +494,9 @@ def test_three_scale_block_tile_where_it_tiles_n_exactly_in_no_more_waves(m: int
         (4096, 7168, 2048),  # 8 waves of 224 against 7 of 256: measured 8% slower
         (2048, 7168, 7168),  # 4 waves of 224 against 7 of 128 x 128: modelled 4% slower (measured 3% faster)
         (4096, 2112, 4096),  # below THREE_SCALE_BLOCK_MIN_K: not measured
-        (512, 7168, 7168),  # below THREE_SCALE_BLOCK_MIN_M: not measured
+        (256, 7168, 16384),  # below THREE_SCALE_BLOCK_MIN_M: 224 measured 32% slower than 128 x 128
         (4096, 4096, 7168),  # 224 pads N
+        (4096, 1344, 7168),  # 176 pads N, 192 tiles it: measured 5% slower
     ],
 )
 def test_three_scale_block_tile_not_outside_its_measured_wins(m: int, n: int, k: int) -> None:
