@@ -133,9 +133,11 @@ def max_stages(block_m: int, block_n: int, output_f32: bool = False) -> int:
 # - 128 x 144: 1.12-1.30x, on problems where both widths take the same number of waves (G = 1 N = 4096: 63.8
 #   vs 51.2 µs, two waves each; G = 8 N = 4096: 123.8 vs 108.1 µs, three each);
 # - 128 x 256: 1.89x at K = 7168 (G = 1 N = 4096: one wave 48.5 µs against two of 128 x 128 in 51.2 µs) and
-#   2.02x at K = 2048 (G = 1 N = 7168: two waves 31.5 µs against four in 31.2 µs).
+#   2.02x at K = 2048 (G = 1 N = 7168: two waves 31.5 µs against four in 31.2 µs);
+# - 128 x 224: 1.90x at K = 2048 (2026-12-07, run 27, H100: G = 1 N = 7168, two waves 29.1 µs against four of
+#   128 x 128 in 30.6; 256 took 30.2), below 256's, so it wins wherever both take as many waves.
 MASKED_MAIN_BLOCK = (128, 128)
-ALT_TILE_COST_PERCENT = {144: 125, 256: 195}
+ALT_TILE_COST_PERCENT = {144: 125, 224: 190, 256: 195}
 
 
 @dataclass(frozen=True)

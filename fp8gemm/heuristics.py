@@ -117,12 +117,16 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 # modelled work than 128 x 128 (64 waves against 63). Where the wide tile took a third more or twice the work
 # (few tile rows, one to three waves), it lost by 7-42% (kernel time, H100, 2026-12-06, run 26: 256x7168x16384
 # 90.2 vs 63.7 µs, 128x16384x7168 51.9 vs 48.5, 256x24576x7168 109.9 vs 94.9, 384x16384x7168 99.6 vs 89.9,
-# 768x7168x16384 193.7 vs 164.9). WIDE_TILE_MAX_EXTRA_WORK lies between: 9-14% more work is not measured and
-# keeps the wide tile.
+# 768x7168x16384 193.7 vs 164.9), and with 11-14% more it lost by 2-7% (run 27, with the cluster:
+# 4096x3584x16384 400.5 vs 385.4, 2048x7168x16384 414.8 vs 387.1, 1536x12288x16384 517.6 vs 503.2; without it,
+# 768x24576x4096 141.3 vs 132.6 and 768x24576x16384 538.0 vs 527.8). The work is compared with 128 x 128
+# unsplit: at the same work as that, the wide tile beat the model's split 128 x 128 choice by 14-26% (run 27:
+# 256x12288x16384 103.8 vs 125.9 µs in 2 ranges, 384x7168x16384 96.2 vs 130.7 in 3, 512x6144x16384 97.4 vs
+# 113.7 in 2), which itself ran no faster than unsplit.
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
 WIDE_TILE_MIN_K = 2048
-WIDE_TILE_MAX_EXTRA_WORK = 0.2
+WIDE_TILE_MAX_EXTRA_WORK = 0.05
 # 128 x 192 tiles run at 128 x 128's rate per FLOP (run 11), so they win exactly where they take fewer waves x
 # tile time. Measured 2026-11-23 (docs/performance.md run 12, kernel time, no cluster), the model's work
 # (waves x unit time) predicted every case: against 128 x 128, 4096x2112x7168 107.3 vs 116.1 µs (modelled
@@ -149,25 +153,29 @@ WAVE_FILL_BLOCK_M = 128
 WAVE_FILL_BLOCK_N = 192
 WAVE_FILL_MIN_SAVING = 0.05
 WAVE_FILL_EXACT_N_MIN_K = 1024
-# Tiles that touch three B scale blocks tile DeepSeek-V3's N exactly (176: 2112; 224: 1344, 3584 and 7168),
-# in fewer or no more waves than 192 or 256 tiles. Measured 2026-12-06 (docs/performance.md run 25, kernel
-# time, H100, no cluster) they run at 0.95-0.97x the per-FLOP rate of 192 and 256
-# (THREE_SCALE_BLOCK_EFFICIENCY), and replace an unsplit, unclustered dense 128 x {128, 192, 256} choice where
-# the model saves at least THREE_SCALE_BLOCK_MIN_SAVING with it, in the measured range (K >= 7168; M >= 1024
-# in run 25): 4096x2112x7168 96.1 vs 101.4 µs with 192 (4.5% modelled), 8192x2112x7168 192.1 vs 199.8
+# Tiles that touch three B scale blocks tile DeepSeek-V3's N exactly (176: 2112; 224: 1344, 3584 and 7168), in
+# fewer or no more waves than 192 or 256 tiles. Measured 2026-12-06 (docs/performance.md run 25, kernel time,
+# H100, no cluster) they run at 0.95-0.97x the per-FLOP rate of 192 and 256 (THREE_SCALE_BLOCK_EFFICIENCY),
+# and replace an unsplit, unclustered dense 128 x {128, 192, 256} choice where the model saves at least
+# THREE_SCALE_BLOCK_MIN_SAVING with it, in the measured range (M >= 512, K >= 2048; run 25 measured from M =
+# 1024 and K = 7168): 4096x2112x7168 96.1 vs 101.4 µs with 192 (4.5% modelled), 8192x2112x7168 192.1 vs 199.8
 # (4.5%), 1024x7168x7168 83.2 vs 90.8 with 256 (8.9%). Modelled losses were losses (4096x7168x2048: 224 106.0
 # vs 98.3 with 256, -4.2%); at -4.2% against 128 x 128, 224 won by 2.6-3.1% (2048x7168x7168 163.0 vs 168.2,
 # 4096x3584x7168 162.7 vs 167.0), which the rule leaves. Run 26 (same method) confirmed the rule's other
-# moves: 224 against 256 on {1024, 2048}x3584x{7168, 16384} and 3072x3584x7168 6-8% faster (e.g. 81.4 vs
-# 88.8 µs), 8192x1344x7168 122.2 vs 137.0 with 192, and at M = 512 (where the range now starts)
-# 512x7168x{7168, 16384} 3.4% and 6% (44.8 vs 46.4, 95.9 vs 102.0). Where 176 pads N it lost to 192, which
-# tiles it exactly (4096x1344x7168 73.9 vs 70.5, 4096x1344x16384 156.6 vs 147.8), as 128 x 128 does where
-# it leaves a part-filled n block: the rule now asks N to be tiled exactly.
+# moves: 224 against 256 on {1024, 2048}x3584x{7168, 16384} and 3072x3584x7168 6-8% faster (e.g. 81.4 vs 88.8
+# µs), 8192x1344x7168 122.2 vs 137.0 with 192, and at M = 512 (where the range now starts) 512x7168x{7168,
+# 16384} 3.4% and 6% (44.8 vs 46.4, 95.9 vs 102.0). Where 176 pads N it lost to 192, which tiles it exactly
+# (4096x1344x7168 73.9 vs 70.5, 4096x1344x16384 156.6 vs 147.8), as 128 x 128 does where it leaves a
+# part-filled n block: the rule now asks N to be tiled exactly. Run 27 measured each of the 18 moves the
+# range's extension to K = 2048 and 4096 makes on a grid of DeepSeek-V3 sizes: all won, by 3-11% (224 against
+# 256: 1024x7168x2048 28.7 vs 30.1 µs, 3072x3584x4096 74.1 vs 80.5, 512x7168x2048 17.8 vs 18.3; 176 against
+# 192: 4096x2112x4096 57.0 vs 61.1, 8192x2112x2048 62.0 vs 63.8; 224 against 192: 8192x1344x4096 73.1 vs
+# 81.7), while at 2048x7168x{2048, 4096}, which the rule leaves to 128 x 128, 224 lost by 2-6%.
 THREE_SCALE_BLOCK_N_CHOICES = (176, 224)
 THREE_SCALE_BLOCK_EFFICIENCY = 0.96
 THREE_SCALE_BLOCK_REPLACES = (128, 192, 256)
 THREE_SCALE_BLOCK_MIN_SAVING = 0.04
-THREE_SCALE_BLOCK_MIN_K = 7168
+THREE_SCALE_BLOCK_MIN_K = 2048
 THREE_SCALE_BLOCK_MIN_M = 512
 # Widths the wave model does not choose among: each replaces its 128 x 128 (or wider) choice by a measured rule.
 MODEL_BLOCK_N_CHOICES = tuple(
@@ -184,6 +192,9 @@ MODEL_BLOCK_N_CHOICES = tuple(
 # choice made from expected_m on the host got all of them right. A wider tile can help only where it cuts
 # the n blocks (144), or halves them without padding N further (256, as for dense).
 MASKED_ALT_BLOCK_N = 144
+# 224 as a masked width, where it tiles N exactly (it padded N = 4096 and ran 1.7x slower than 256 there): in
+# run 27 it took G = 1 N = 7168 K = 2048 in 29.1 µs against 30.1 for the three-width kernel (which ran 256).
+MASKED_THREE_SCALE_BLOCK_N = 224
 
 
 def wgmma_efficiency(block_n: int) -> float:
@@ -296,12 +307,10 @@ def _choose_two_scale_block_launch(
     wide_tiles = _ceil_div(m, 128) * _ceil_div(n, WIDE_TILE_BLOCK_N)
     wide_within_waves = 2 * _ceil_div(wide_tiles, num_sms) <= _ceil_div(config.num_tiles(m, n), num_sms)
     dense_long_k = gemm_type == GemmType.DENSE and k >= WIDE_TILE_MIN_K and split_k == 1 and wide_within_waves
-    narrow_work = _ceil_div(config.num_tiles(m, n) * split_k, num_sms) * _unit_seconds(
-        config.block_m, config.block_n, _ceil_div(k, split_k)
-    )
+    unsplit_narrow_work = _ceil_div(config.num_tiles(m, n), num_sms) * _unit_seconds(config.block_m, config.block_n, k)
     wide_work = _ceil_div(wide_tiles, num_sms) * _unit_seconds(128, WIDE_TILE_BLOCK_N, k)
     large_operands = operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES and (
-        wide_work <= (1 + WIDE_TILE_MAX_EXTRA_WORK) * narrow_work
+        wide_work <= (1 + WIDE_TILE_MAX_EXTRA_WORK) * unsplit_narrow_work
     )
     if (
         gemm_type != GemmType.GROUPED_MASKED
@@ -346,10 +355,13 @@ def _choose_two_scale_block_launch(
 
 def with_masked_alts(config: GemmConfig, n: int) -> GemmConfig:
     """A masked 128 x 128 `config` with the wider tiles that can take fewer waves on N compiled in beside it:
-    144 where it cuts the n blocks, 256 where it halves them without padding N further."""
+    144 where it cuts the n blocks, 224 where it tiles N exactly, 256 where it halves them without padding N
+    further."""
     alts = []
     if _ceil_div(n, MASKED_ALT_BLOCK_N) < _ceil_div(n, config.block_n):
         alts.append(MASKED_ALT_BLOCK_N)
+    if n % MASKED_THREE_SCALE_BLOCK_N == 0:
+        alts.append(MASKED_THREE_SCALE_BLOCK_N)
     if 2 * _ceil_div(n, WIDE_TILE_BLOCK_N) == _ceil_div(n, config.block_n):
         alts.append(WIDE_TILE_BLOCK_N)
     return _with_alt_widths(config, alts)
@@ -412,6 +424,11 @@ def select_launch(
     return choose_launch(gemm_type, m, n, k, num_groups, num_sms, output_f32)
 
 
+def _subsets(items: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every non-empty subset of `items`, each in their order."""
+    return [tuple(x for i, x in enumerate(items) if mask >> i & 1) for mask in range(1, 1 << len(items))]
+
+
 def all_configs() -> list[GemmConfig]:
     """Every config choose_config can return, with the other valid variants of the same block sizes (the CPU
     compile test builds each of them, the GPU test runs each)."""
@@ -425,9 +442,9 @@ def all_configs() -> list[GemmConfig]:
                     stages = max_stages(block_m, block_n, output_f32)
                     out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32))
                     if gemm_type == GemmType.GROUPED_MASKED and (block_m, block_n) == (128, 128):
-                        # with_masked_alts attaches either wider tile or both, depending on N.
+                        # with_masked_alts attaches any of the wider tiles, depending on N.
                         main = out[-1]
-                        for alts in ((MASKED_ALT_BLOCK_N,), (WIDE_TILE_BLOCK_N,), (MASKED_ALT_BLOCK_N, WIDE_TILE_BLOCK_N)):
+                        for alts in _subsets((MASKED_ALT_BLOCK_N, MASKED_THREE_SCALE_BLOCK_N, WIDE_TILE_BLOCK_N)):
                             out.append(_with_alt_widths(main, alts))
                     if block_m in MULTICAST_BLOCK_M:
                         out.append(GemmConfig(gemm_type, block_m, block_n, stages, output_f32, cluster_n=2))

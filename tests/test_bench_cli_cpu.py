@@ -157,10 +157,10 @@ def test_jit_timing_reports_a_failing_subprocess(shape: DenseShape | MaskedShape
 
 
 def test_jit_probes_include_the_masked_kernel_with_every_tile_width() -> None:
-    """The longest first-call compile is the masked kernel carrying the 144- and 256-wide tiles beside 128."""
+    """The longest first-call compile is the masked kernel carrying the 144-, 224- and 256-wide tiles beside 128."""
     (masked,) = [shape for shape in JIT_PROBE_SHAPES if isinstance(shape, MaskedShape)]
     config = choose_config(GemmType.GROUPED_MASKED, masked.expected_m, masked.n, masked.k, masked.num_groups, 132)
-    assert [block_n for block_n, _ in config.alt_widths] == [144, 256]
+    assert [block_n for block_n, _ in config.alt_widths] == [144, 224, 256]
 
 
 def _timed_case() -> Case:

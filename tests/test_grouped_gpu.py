@@ -136,16 +136,24 @@ def _chosen_width(config: GemmConfig, counts: list[int], n: int, num_ctas: int) 
     return widths[costs.index(min(costs))][0]
 
 
-# Four CTAs, 392 columns (4 blocks of 128, 3 of 144, 2 of 256): one or three m blocks run 128-wide tiles,
-# two run 256-wide ones (one wave against two), four run 144-wide ones (three waves against four).
+# Four CTAs, 392 columns (4 blocks of 128, 3 of 144, 2 of 224 or of 256): one or three m blocks run 128-wide
+# tiles, two run 224- or else 256-wide ones (one wave against two), four run 144-wide ones (three waves
+# against four).
 WIDTHS_N, WIDTHS_CTAS = 392, 4
 WIDTHS_COUNTS = ([100, 0, 0], [265, 0, 70], [1, 128, 0], [300, 129, 1], [300, 0, 0], [0, 0, 0])
 
 
-def test_masked_kernel_with_three_widths_follows_the_live_counts_in_a_graph(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((144, 5), (256, 4)))
+@pytest.mark.parametrize(
+    "alt_widths, taken",
+    [(((144, 5), (256, 4)), {128, 144, 256}), (((144, 5), (224, 4), (256, 4)), {128, 144, 224})],
+    ids=["three widths", "four widths"],
+)
+def test_masked_kernel_with_several_widths_follows_the_live_counts_in_a_graph(
+    monkeypatch: pytest.MonkeyPatch, alt_widths: tuple[tuple[int, int], ...], taken: set[int]
+) -> None:
+    config = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=alt_widths)
     widths = {_chosen_width(config, counts, WIDTHS_N, WIDTHS_CTAS) for counts in WIDTHS_COUNTS}
-    assert widths == {128, 144, 256}, "the counts must take every width"
+    assert widths == taken, "the counts must take each of these widths"
     monkeypatch.setattr(utils, "_num_sms_override", WIDTHS_CTAS)
     problem = grouped_masked_inputs([64, 64, 64], 300, WIDTHS_N, 640)
     args = (problem.a, problem.b, problem.d, problem.masked_m, 128)

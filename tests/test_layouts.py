@@ -377,7 +377,7 @@ def test_grouped_wide_tile_only_beyond_the_operand_threshold() -> None:
     assert small.block_n != heuristics.WIDE_TILE_BLOCK_N
 
 
-@pytest.mark.parametrize("m, n, k", [(4096, 4096, 7168), (2048, 4096, 7168), (1024, 7168, 4096), (4096, 7168, 2048)])
+@pytest.mark.parametrize("m, n, k", [(4096, 4096, 7168), (2048, 4096, 7168), (4096, 4096, 4096), (4096, 7168, 2048)])
 def test_dense_wide_tile_from_its_measured_k_without_cluster(m: int, n: int, k: int) -> None:
     assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (GemmConfig(GemmType.DENSE, 128, 256, 4), 1)
 
@@ -412,6 +412,33 @@ def test_wide_tile_not_for_large_operands_where_it_takes_more_work(m: int, n: in
     )
 
 
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (4096, 3584, 16384),  # 4 waves of wide tiles against 7 of 128 x 128 (14% more work): measured 4% slower
+        (2048, 7168, 16384),  # also 14%: 7% slower
+        (1536, 12288, 16384),  # 5 against 9 (11%): 3% slower
+    ],
+)
+def test_wide_tile_not_for_large_operands_at_a_tenth_more_work(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_config(GemmType.DENSE, m, n, k, 1, 132).block_n == 128
+
+
+@pytest.mark.parametrize(
+    "m, n, k",
+    [
+        (256, 12288, 16384),  # 1 wave of wide tiles against 2 of 128 x 128: 18% faster than 2 K ranges of 128
+        (384, 7168, 16384),  # 26% faster than 3 ranges
+        (512, 6144, 16384),  # 14% faster than 2 ranges
+    ],
+)
+def test_wide_tile_for_large_operands_at_the_work_of_unsplit_128_by_128(m: int, n: int, k: int) -> None:
+    assert heuristics.choose_launch(GemmType.DENSE, m, n, k, 1, 132) == (
+        GemmConfig(GemmType.DENSE, 128, 256, max_stages(128, 256)),
+        1,
+    )
+
+
 def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
     assert heuristics.choose_config(GemmType.GROUPED_MASKED, 4096, 7168, 7168, 8, 132).block_n != 256
     # 2112 columns: 17 blocks of 128, 9 of 256 (one more padded half block).
@@ -421,7 +448,7 @@ def test_wide_tile_never_for_masked_or_n_it_would_pad() -> None:
 @pytest.mark.parametrize(
     "m, n, k",
     [
-        (4096, 2112, 4096),  # 544 tiles of 128 x 128 in 5 waves, 352 of 128 x 192 in 3 (4.5 tile-times)
+        (4096, 2112, 1024),  # 544 tiles of 128 x 128 in 5 waves, 352 of 128 x 192 in 3 (4.5 tile-times)
         (3072, 2112, 7168),  # 128 x 64 in 6 traffic-bound waves against 2 of 128 x 192
         (1280, 7168, 7168),
         (768, 12288, 7168),
@@ -449,8 +476,8 @@ def test_192_wide_tile_not_where_the_waves_tie_or_lose(m: int, n: int, k: int) -
 @pytest.mark.parametrize(
     "m, n, k",
     [
-        (8192, 2112, 2048),  # 9 waves of 128 x 128 (17 n blocks, the last half empty) or 6 of 192: a tie
-        (8192, 2112, 4096),
+        (8192, 2112, 1024),  # 9 waves of 128 x 128 (17 n blocks, the last half empty) or 6 of 192: a tie
+        (8192, 2880, 7168),
         (16384, 2112, 1024),  # 3% modelled, under WAVE_FILL_MIN_SAVING
     ],
 )
@@ -479,6 +506,14 @@ def test_192_wide_tile_not_at_other_ties(m: int, n: int, k: int) -> None:
         (8192, 1344, 7168, 224),  # 3 waves against 4 of 192: measured 11% faster
         (2048, 3584, 7168, 224),  # 2 waves each against 256: 8% faster
         (512, 7168, 7168, 224),  # 1 wave each against 256: 3% faster
+        (1024, 7168, 2048, 224),  # 2 waves each against 256: 5% faster
+        (1024, 3584, 2048, 224),  # 1 wave each: 6% faster
+        (512, 7168, 2048, 224),  # 1 wave each: 3% faster
+        (1024, 7168, 4096, 224),  # 2 waves each: 7% faster
+        (4096, 2112, 2048, 176),  # 3 waves each against 192: 4% faster
+        (8192, 2112, 4096, 176),  # 6 waves each: 5% faster
+        (8192, 1344, 4096, 224),  # 3 waves against 4 of 192: 11% faster
+        (3072, 3584, 4096, 224),  # 4 waves each against 256: 8% faster
     ],
 )
 def test_three_scale_block_tile_where_it_tiles_n_exactly_in_no_more_waves(m: int, n: int, k: int, block_n: int) -> None:
@@ -493,7 +528,9 @@ def test_three_scale_block_tile_where_it_tiles_n_exactly_in_no_more_waves(m: int
     [
         (4096, 7168, 2048),  # 8 waves of 224 against 7 of 256: measured 8% slower
         (2048, 7168, 7168),  # 4 waves of 224 against 7 of 128 x 128: modelled 4% slower (measured 3% faster)
-        (4096, 2112, 4096),  # below THREE_SCALE_BLOCK_MIN_K: not measured
+        (2048, 7168, 2048),  # 4 waves of 224 against 7 of 128 x 128: measured 6% slower
+        (2048, 7168, 4096),  # measured 2% slower
+        (4096, 7168, 1536),  # below THREE_SCALE_BLOCK_MIN_K: not measured
         (256, 7168, 16384),  # below THREE_SCALE_BLOCK_MIN_M: 224 measured 32% slower than 128 x 128
         (4096, 4096, 7168),  # 224 pads N
         (4096, 1344, 7168),  # 176 pads N, 192 tiles it: measured 5% slower
@@ -541,13 +578,13 @@ def test_masked_problems_never_get_a_cluster(groups: int, expected_m: int, n: in
 
 
 @pytest.mark.parametrize("groups, expected_m", [(1, 1024), (2, 512), (4, 256), (8, 128)])
-@pytest.mark.parametrize("n, k", [(4096, 7168), (7168, 2048)])
-def test_masked_128_by_128_choice_carries_the_144_and_256_wide_alternatives(
-    groups: int, expected_m: int, n: int, k: int
+@pytest.mark.parametrize("n, k, alt_block_ns", [(4096, 7168, (144, 256)), (7168, 2048, (144, 224, 256))])
+def test_masked_128_by_128_choice_carries_the_wider_alternatives(
+    groups: int, expected_m: int, n: int, k: int, alt_block_ns: tuple[int, ...]
 ) -> None:
     config = heuristics.choose_config(GemmType.GROUPED_MASKED, expected_m, n, k, groups, 132)
     assert (config.block_m, config.block_n) == (128, 128)
-    assert config.alt_widths == ((144, max_stages(128, 144)), (256, max_stages(128, 256)))
+    assert config.alt_widths == tuple((block_n, max_stages(128, block_n)) for block_n in alt_block_ns)
 
 
 @pytest.mark.parametrize(
@@ -557,7 +594,10 @@ def test_masked_128_by_128_choice_carries_the_144_and_256_wide_alternatives(
         (1152, (144,)),  # 9 of 128, 8 of 144, 5 of 256
         (512, (256,)),  # 4 of 128 or of 144, 2 of 256
         (1024, (256,)),  # 8 of 128 or of 144, 4 of 256
-        (4096, (144, 256)),  # 32, 29, 16
+        (4096, (144, 256)),  # 32, 29, 16 (224 would pad N)
+        (7168, (144, 224, 256)),  # 56, 50, 32 exactly, 28
+        (1344, (144, 224)),  # 11, 10, 6 exactly, 6 (pads N: 2 x 6 > 11)
+        (448, (224, 256)),  # 4 of 128 or of 144, 2 of 224 or of 256
     ],
 )
 def test_masked_alternatives_are_the_widths_that_cut_the_n_blocks(n: int, alt_block_ns: tuple[int, ...]) -> None:
