@@ -6,8 +6,8 @@ Usage: python scripts/sweep_configs.py [MxNxK ...] [--block-m 128] [--block-n 11
                                        [--grouped [contiguous|masked]]
 Prints one line per (shape, config): µs, TFLOPS, speed-up vs cuBLAS, and marks the heuristic's choice.
 --grouped sweeps the benchmark's grouped shapes (contiguous and masked, or the one layout named) instead of
-dense MxNxK ones; with it, GxMxNxK arguments add masked shapes (G experts of about M valid rows each), or
-with --grouped contiguous, contiguous ones (G experts of M rows each).
+dense MxNxK ones; with it, GxMxNxK arguments replace them with masked shapes (G experts of about M valid rows
+each), or with --grouped contiguous, contiguous ones (G experts of M rows each).
 Configs are built directly (not only those the heuristic can return), so a new variant can be measured
 before the heuristic learns it; --stages replaces each config's deepest ring with the depths listed that fit;
 --max-waves drops launches with more work units than that many waves;
@@ -75,9 +75,10 @@ def main() -> None:
 
     if args.grouped:
         wanted = {"all": (ContiguousShape, MaskedShape), "contiguous": ContiguousShape, "masked": MaskedShape}
-        shapes = [shape for shape in grouped_shapes() if isinstance(shape, wanted[args.grouped])]
-        extra = ContiguousShape if args.grouped == "contiguous" else MaskedShape
-        shapes += [extra(*(int(x) for x in text.split("x"))) for text in args.shapes]
+        listed = ContiguousShape if args.grouped == "contiguous" else MaskedShape
+        shapes = [listed(*(int(x) for x in text.split("x"))) for text in args.shapes] or [
+            shape for shape in grouped_shapes() if isinstance(shape, wanted[args.grouped])
+        ]
     else:
         shapes = [DenseShape(*(int(x) for x in text.split("x"))) for text in args.shapes or DEFAULT_SHAPES]
     gemm_types = sorted({launch_problem(shape)[0] for shape in shapes})
