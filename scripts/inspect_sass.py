@@ -1,6 +1,7 @@
 """Compiles kernel configs and reads their SASS: QGMMA present, no local memory, registers per thread.
 
-Needs cuobjdump (on the GPU machine). Usage: python scripts/inspect_sass.py [config-substring ...]
+Needs cuobjdump and nvdisasm (on the GPU machine; here, the nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm
+wheels). Usage: python scripts/inspect_sass.py [config-substring ...]
 """
 
 from __future__ import annotations
