@@ -97,13 +97,14 @@ NARROW_SPLIT_MAX_RANGES = 4
 MULTICAST_BLOCK_M = (128,)
 MULTICAST_MIN_M = 1024
 MULTICAST_MIN_OPERAND_BYTES = 96 << 20
-# 128 x 256 tiles take each K block's products in two 128-column parts through one product set, the math
-# warpgroups taking turns: 25% fewer operand bytes per FLOP than 128 x 128, but less slack to hide each
-# promotion. Measured 2026-11-23 (docs/performance.md run 7, kernel time, scripts/sweep_configs.py), the
-# cluster variant (which the multicast rule below picks for these problems) against the best 128 x 128
-# one: 2-7% faster on every benchmark problem whose operands exceed WIDE_TILE_MIN_OPERAND_BYTES
-# (4096x7168x16384 723.8 vs 776.2 µs; contiguous 1605 vs 1636, 1589 vs 1672, 761 vs 782, 767 vs 788 µs),
-# and 1-14% slower on the dense M = 4096 problems below it, 4096x4096x7168 excepted (183.7 vs 186.8 µs).
+# 128 x 256 tiles take each K block's products in parts (two 128-column halves with the math warpgroups
+# taking turns until run 31, four quarters through two product sets since): 25% fewer operand bytes per FLOP
+# than 128 x 128, but less slack to hide each promotion. Measured 2026-11-23 (docs/performance.md run 7,
+# kernel time, scripts/sweep_configs.py), the cluster variant (which the multicast rule below picks for
+# these problems) against the best 128 x 128 one: 2-7% faster on every benchmark problem whose operands
+# exceed WIDE_TILE_MIN_OPERAND_BYTES (4096x7168x16384 723.8 vs 776.2 µs; contiguous 1605 vs 1636, 1589 vs
+# 1672, 761 vs 782, 767 vs 788 µs), and 1-14% slower on the dense M = 4096 problems below it,
+# 4096x4096x7168 excepted (183.7 vs 186.8 µs).
 # Masked problems are left out: their tile count is only known on the GPU, and with G = 2 and 4 experts of
 # 512 and 256 rows the wide tile lost by 16-22%. The model has no term for the difference, so the wide tile
 # replaces its 128 x 128 choice only in that measured range, unsplit (as measured), and only where it pads
@@ -126,7 +127,12 @@ MULTICAST_MIN_OPERAND_BYTES = 96 << 20
 WIDE_TILE_BLOCK_N = 256
 WIDE_TILE_MIN_OPERAND_BYTES = 96 << 20
 WIDE_TILE_MIN_K = 2048
-WIDE_TILE_MAX_EXTRA_WORK = 0.05
+# Contiguous problems take the wide tile at up to 20% more modelled work, where dense ones lost (run 27):
+# lever 68's four at 9-14% more ran 0.5-5% faster (run 28), and 14 more over 2, 4 and 8 experts that this
+# moves from 128 x 128, with the cluster, ran 2.5% and 3.3% faster with the two-half wide tile and 2.8% with
+# quarter parts (geomean kernel time, H100, docs/performance.md run 31); at most 9% faster (4x3072x2496x7168),
+# at worst 2% slower (4x1024x2496x7168), and 5% slower in one pass of three on 2x1024x7168x16384.
+WIDE_TILE_MAX_EXTRA_WORK = {GemmType.DENSE: 0.05, GemmType.GROUPED_CONTIGUOUS: 0.20}
 # 128 x 192 tiles run at 128 x 128's rate per FLOP (run 11), so they win exactly where they take fewer waves x
 # tile time. Measured 2026-11-23 (docs/performance.md run 12, kernel time, no cluster), the model's work
 # (waves x unit time) predicted every case: against 128 x 128, 4096x2112x7168 107.3 vs 116.1 µs (modelled
@@ -310,7 +316,7 @@ def _choose_two_scale_block_launch(
     unsplit_narrow_work = _ceil_div(config.num_tiles(m, n), num_sms) * _unit_seconds(config.block_m, config.block_n, k)
     wide_work = _ceil_div(wide_tiles, num_sms) * _unit_seconds(128, WIDE_TILE_BLOCK_N, k)
     large_operands = operand_bytes > WIDE_TILE_MIN_OPERAND_BYTES and (
-        wide_work <= (1 + WIDE_TILE_MAX_EXTRA_WORK) * unsplit_narrow_work
+        wide_work <= (1 + WIDE_TILE_MAX_EXTRA_WORK.get(gemm_type, 0.0)) * unsplit_narrow_work
     )
     if (
         gemm_type != GemmType.GROUPED_MASKED

@@ -10,7 +10,8 @@
 
 namespace fp8gemm {
 
-// kPartN is Fp8Gemm's: a wide tile's output is staged in the parts its products are taken in.
+// kPartN is Fp8Gemm's kStagePartN: a wide tile's output is staged in halves, whatever parts its products are
+// taken in (the running accumulators hold the whole tile either way).
 template <GemmType kType, u32 kBlockM, u32 kBlockN, u32 kPartN, bool kOutputF32>
 struct GemmEpilogue {
     static constexpr u32 kNumMathWarpgroups = kBlockM / kWgmmaM;

@@ -67,13 +67,20 @@ struct Fp8Gemm {
     static constexpr u32 kAccRegs = kBlockN / 2;  // m64nN FP32 fragment: N/2 values per thread
 
     // A tile wider than kMaxWholePartN (block_n = 256: 128 accumulators a thread) takes each K block's
-    // products one half at a time into one product set: acc and a half's products fit the math warpgroups'
-    // registers, acc and the whole width's would not. The wide tile halves B's share of the operand bytes
-    // per FLOP, which bounds 128 x 128 tiles at large M (their loads alone take as long as the whole
-    // kernel: docs/performance.md, run 6). Halves of 224 columns are 112 wide and may straddle B scale blocks.
-    static constexpr u32 kPartN = kBlockN > kMaxWholePartN ? kBlockN / 2 : kBlockN;
+    // products in parts: acc and the whole width's products would not fit the math warpgroups' registers.
+    // The wide tile halves B's share of the operand bytes per FLOP, which bounds 128 x 128 tiles at large M
+    // (their loads alone take as long as the whole kernel: docs/performance.md, run 6). 128-row tiles whose
+    // width is a multiple of 64 take four quarter parts through two product sets (acc + 2 x 32 registers),
+    // each part's wgmmas running while the part before is promoted: 2.5% less kernel time than two halves
+    // with the warpgroups taking turns (geomean of four large problems, 0.957-0.987 each; run 31).
+    // Others keep two halves: 64-row tiles' stream-K FP32 kernel spills with quarters, and halves of 224
+    // columns are 112 wide and may straddle B scale blocks.
+    static constexpr u32 kWideParts = kBlockN % 64 == 0 && kBlockM == 128 ? 4 : 2;
+    static constexpr u32 kPartN = kBlockN > kMaxWholePartN ? kBlockN / kWideParts : kBlockN;
     static constexpr u32 kNumParts = kBlockN / kPartN;
     static constexpr u32 kPartRegs = kPartN / 2;
+    // The epilogue stages a wide tile's output in halves whatever its product parts.
+    static constexpr u32 kStagePartN = kBlockN > kMaxWholePartN ? kBlockN / 2 : kBlockN;
 
     static constexpr u32 kSmemA = kBlockM * kBlockK;
     static constexpr u32 kSmemB = kBlockN * kBlockK;
@@ -88,7 +95,7 @@ struct Fp8Gemm {
     // B's scales of the stage's K block (cp.async, not TMA: a TMA box is at least 16 bytes), in a slot of
     // an even number of words, which keeps the barriers after them 8-byte aligned.
     static constexpr u32 kSmemSfb = (kMaxScaleBlocks + 1) / 2 * 2 * sizeof(float);
-    using Epilogue = GemmEpilogue<kType, kBlockM, kBlockN, kPartN, kOutputF32>;
+    using Epilogue = GemmEpilogue<kType, kBlockM, kBlockN, kStagePartN, kOutputF32>;
     // One word per math warpgroup: whether it was the last of a split-K tile's K ranges to arrive.
     static constexpr u32 kSmemFlags = 16;
     // No alignment slack: the dynamic shared memory base is 1024-byte aligned (the swizzle atom) as launched
@@ -96,18 +103,20 @@ struct Fp8Gemm {
     static constexpr u32 kSmemBytes =
         kNumStages * (kStageTxBytes + kSmemSfb) + Epilogue::kSmemStaging + 2 * kNumStages * sizeof(u64) + kSmemFlags;
 
-    // Two product sets (promote one while the next K block's wgmmas fill the other) cost BLOCK_N/2 more
-    // registers; with the running accumulators that is 3 x BLOCK_N/2, which fits kMathRegisters up to 128.
-    static constexpr bool kOverlap = kNumParts == 1 && 3 * kAccRegs + 40 <= kMathRegisters;
+    // Two product sets (promote one while the next wgmmas fill the other) cost one more set of registers:
+    // with the running accumulators, 3 x BLOCK_N/2 for whole-width products (fits kMathRegisters up to
+    // 128 columns), or BLOCK_N/2 + 2 x kPartRegs for parts.
+    static constexpr bool kOverlap = (kNumParts == 1 ? 3 * kAccRegs : kAccRegs + 2 * kPartRegs) + 40 <= kMathRegisters;
     // With one product set the two math warpgroups take turns issuing their wgmma groups (each waits at a
     // named barrier until the other has issued its previous group), so the tensor cores run one
     // warpgroup's group while the other promotes. Left alone they fall into step, and both promote at once
     // while the tensor cores idle.
     static constexpr bool kTakeTurns = !kOverlap && kNumMathWarpgroups == 2;
-    // With one product set, a tile's epilogue runs while the next tile's first wgmmas do: 5-10% faster at
-    // M = 4096 with 128 x 192 and 128 x 256 tiles (docs/performance.md, run 23). Not with FP32 out or
-    // stream-K: C's loads, or the partial sums', beside the accumulators and the products in flight spill.
-    static constexpr bool kEpilogueUnderWgmma = !kOverlap && !kOutputF32 && !kStreamK;
+    // With one product set or with parts, a tile's epilogue runs while the next tile's first wgmmas do: 5-10%
+    // faster at M = 4096 with 128 x 192 and 128 x 256 tiles (docs/performance.md, run 23), and 0-8% for the
+    // quarter parts against their epilogue with nothing in flight (run 31). Not with FP32 out or stream-K:
+    // C's loads, or the partial sums', beside the accumulators and the products in flight spill.
+    static constexpr bool kEpilogueUnderWgmma = (!kOverlap || kNumParts > 1) && !kOutputF32 && !kStreamK;
     static constexpr u32 kTurnBarrier = 3;  // and 4; 0 is __syncthreads', 1-2 the epilogue's
 
     // With a cluster, each CTA loads 1/kClusterN of the A tile and multicasts it to the whole cluster.
@@ -441,9 +450,12 @@ struct Fp8Gemm {
             }
         };
 
-        // Two product sets: a tile's K loop issues its first block itself and ends with nothing in flight.
-        // (Its first block issued under the previous tile's epilogue, in one loop over every tile's blocks,
-        // measured 7-18% slower at M = 4096 in two versions: docs/performance.md, run 23.)
+        // With kEpilogueUnderWgmma: the stage of the tile's first block, issued before the previous epilogue.
+        u32 first_stage = 0;
+        // Two product sets of whole-width products: a tile's K loop issues its first block itself and ends
+        // with nothing in flight. (Its first block issued under the previous tile's epilogue, in one loop over
+        // every tile's blocks, measured 7-18% slower at M = 4096 in two versions: docs/performance.md, run 23.)
+        // With parts, the next tile's first part is issued before the epilogue (kEpilogueUnderWgmma).
         auto k_loop_two_sets = [&](auto split) {
             const u32 num_blocks = tile.k_end - tile.k_begin;
             auto issue = [&](float* prod) {
@@ -460,6 +472,58 @@ struct Fp8Gemm {
                 release(stage);
                 promote(prod, 0, sc, split);
             };
+            if constexpr (kNumParts > 1) {
+                // Parts alternate between the sets; with an even number of parts each block starts in prod0.
+                static_assert(kNumParts % 2 == 0, "a block's first part in prod0");
+                u32 stage = kEpilogueUnderWgmma ? first_stage : issue(prod0);
+                // The first part, issued before the epilogue, landed during it; waiting for it here costs
+                // nothing and tells ptxas it is done (otherwise it serialises every wgmma, C7514).
+                if constexpr (kEpilogueUnderWgmma) wgmma_wait<0>();
+                // Promotes each part of the block but the last while the next part's wgmmas run.
+                auto promote_leading_parts = [&](u32 stage, const BlockScales& sc) {
+#pragma unroll
+                    for (u32 part = 0; part + 1 < kNumParts; ++part) {
+                        issue_part(part % 2 ? prod0 : prod1, stage, part + 1);
+                        wgmma_wait<1>();
+                        promote(part % 2 ? prod1 : prod0, part, sc, split);
+                    }
+                };
+                // The last part is promoted while the next block's first runs.
+                auto block_then_next = [&](u32 stage) {
+                    const BlockScales sc = block_scales(stage);
+                    promote_leading_parts(stage, sc);
+                    const u32 next = issue(prod0);
+                    wgmma_wait<1>();
+                    release(stage);
+                    promote(prod1, kNumParts - 1, sc, split);
+                    return next;
+                };
+                auto last_block = [&](u32 stage) {
+                    const BlockScales sc = block_scales(stage);
+                    promote_leading_parts(stage, sc);
+                    if constexpr (kEpilogueUnderWgmma) {
+                        first_stage = issue_next_tile();
+                        wgmma_wait<1>();
+                    } else {
+                        wgmma_wait<0>();
+                    }
+                    release(stage);
+                    promote(prod1, kNumParts - 1, sc, split);
+                };
+                // Two blocks a trip and the tail as two arms, the shape of the one-part loop below: ptxas
+                // serialises every wgmma (C7514) when the loop takes one block a trip with the last peeled.
+                u32 i = 0;
+                for (; i + 2 < num_blocks; i += 2) {
+                    stage = block_then_next(stage);
+                    stage = block_then_next(stage);
+                }
+                if (i + 1 < num_blocks) {
+                    last_block(block_then_next(stage));
+                } else {
+                    last_block(stage);
+                }
+                return;
+            }
             // Every path reaches the loop head with exactly block i in flight in prod0 and leaves the tail with
             // nothing in flight: ptxas serialises wgmmas whose in-flight state differs between the arms of a
             // branch (C7518).
@@ -482,7 +546,6 @@ struct Fp8Gemm {
         // One product set: the other math warpgroup's wgmmas keep the tensor cores busy while this one
         // promotes. With kEpilogueUnderWgmma a tile's K loop starts with its first block in flight (issued by
         // the tile before, or before the first tile) and leaves the next tile's first block in flight.
-        u32 first_stage = 0;
         auto k_loop_one_set = [&](auto split) {
             u32 stage = first_stage;
             const u32 num_blocks = tile.k_end - tile.k_begin;
