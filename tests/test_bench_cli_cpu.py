@@ -120,7 +120,7 @@ def test_main_succeeds_when_no_row_failed(
     monkeypatch.setattr(cli, "measure_all", lambda shapes: [_row(fp8gemm_us=1.0, cublas_error="n/a")])
     assert cli.main(["--no-jit", "--json", str(tmp_path / "r.json")]) == 0
     assert (tmp_path / "r.json").exists()
-    assert capsys.readouterr().out.rstrip().endswith("geomean speed-up: n/a (no shape has both timings)")
+    assert capsys.readouterr().out.rstrip().endswith("geomean event-time speed-up: n/a (no shape has both timings)")
 
 
 def test_main_still_prints_the_table_when_saving_fails(

@@ -69,22 +69,37 @@ def test_speedup_geomeans_per_suite_and_category() -> None:
 
 def test_table_is_aligned_and_notes_problems() -> None:
     rows = [
-        _row("short", fp8gemm_us=12.345, cublas_us=24.69, launch_us=7.0, diff=2e-7),
-        _row("a much longer shape label", fp8gemm_us=3.0, cublas_error="RuntimeError: unsupported"),
+        _row("short", fp8gemm_kernel_us=12.345, cublas_kernel_us=24.69, launch_us=7.0, diff=2e-7),
+        _row("a much longer shape label", fp8gemm_kernel_us=3.0, cublas_error="RuntimeError: unsupported"),
         _row("broken", error="RuntimeError: CUDA error"),
-        _row("wrong", fp8gemm_us=3.0, cublas_us=3.0, diff=float("nan")),
+        _row("wrong", fp8gemm_kernel_us=3.0, cublas_kernel_us=3.0, diff=float("nan")),
     ]
     lines = format_table(rows).splitlines()
     assert lines[0].startswith("shape") and set(lines[1]) == {"-"}
     assert len(lines) == 2 + len(rows)
     short, na, broken, wrong = lines[2:]
     # Numbers are right-aligned under their header.
-    cublas_end = lines[0].index("cuBLAS us") + len("cuBLAS us")
+    cublas_end = lines[0].index("cuBLAS") + len("cuBLAS")
     assert short[:cublas_end].endswith("24.7") and na[:cublas_end].endswith("n/a")
     assert "12.3" in short and "24.7" in short and "2.00x" in short and "2.0e-07" in short
     assert "n/a" in na and "cuBLAS: RuntimeError: unsupported" in na
     assert "ERROR RuntimeError: CUDA error" in broken
     assert "DIFF>" in wrong
+
+
+def test_table_shows_kernel_time_first_and_event_time_beside_it() -> None:
+    row = _row("row", fp8gemm_us=10.0, cublas_us=15.0, fp8gemm_kernel_us=8.0, cublas_kernel_us=16.0)
+    header, _, line = format_table([row]).splitlines()
+    cells = line.split()
+    assert header.split()[1:4] == ["kernel", "us", "cuBLAS"]
+    assert cells[1:7] == ["8.0", "16.0", "2.00x", "10.0", "15.0", "1.50x"]
+    # Throughput is of the kernel time: 2e12 FLOPs in 8 µs.
+    assert cells[7] == f"{row.tflops(8.0):.0f}"
+
+
+def test_progress_line_reports_kernel_time() -> None:
+    row = _row("row", fp8gemm_us=10.0, cublas_us=15.0, fp8gemm_kernel_us=8.0, cublas_kernel_us=16.0)
+    assert runner.progress_line(row) == "row: fp8gemm kernel 8.0 us, kernel-time speed-up 2.00x"
 
 
 def test_table_shows_torch_launch_time_beside_fp8gemm_host_time() -> None:

@@ -167,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     quant_rows = [row for row in rows if row.suite == "quant"]
     if gemm_rows or not quant_rows:
         print(
-            "kernel time (CUDA profiler: the kernels' own execution, without event-timing overhead; fp8gemm's and "
-            "cuBLAS's runs take turns):\n"
+            "kernel us: CUDA profiler kernel time, the kernels' own execution (fp8gemm's and cuBLAS's runs take "
+            "turns); event us: do_bench median, which adds each launch's overhead:\n"
             + format_geomeans(speedup_geomeans(gemm_rows, kernel_time=True), "kernel-time speed-up")
             + "\n"
         )
         print(format_table(gemm_rows))
-        print(format_geomeans(speedup_geomeans(gemm_rows)))
+        print(format_geomeans(speedup_geomeans(gemm_rows), "event-time speed-up"))
     if quant_rows:
         print(format_quant_table(quant_rows))
     if failed:
