@@ -1,0 +1,333 @@
+"""Do loads landing in shared memory slow the 128 x 256 tile's wgmmas, and does taking A from registers help?
+
+The 128 x 256 tile takes each K block in four 64-wide parts through two product sets (lever 69). Each
+m64n64k32 wgmma reads 2 KB of A and 2 KB of B from shared memory in its 32 cycles at the tensor cores' peak:
+128 B a cycle, and wgmma_rate.py (run 31) measured that rate at peak with nothing else touching shared memory.
+In the kernel, TMA also lands 48 KB a K block there (about 47 B a cycle at peak). If the two share one port,
+the wgmmas cannot run at peak while the ring fills, which would be part of the 13% between the math path and
+the blockwise minimum (runs 22 and 28) and of the loads' 7-16% on top of it.
+
+Every SM runs one CTA: two math warpgroups on operands already in shared memory (no epilogue), and a third
+warpgroup whose first thread streams 16 KB bulk copies from an L2-resident buffer into a 4-slot ring, as fast
+as they land, until the math is done. Math schemes (per K block, per warpgroup, as the kernel does):
+  ss  four parts, each four wgmmas with both operands in shared memory (the shipped scheme)
+  rs  the first part as ss; the other three take A from registers (wgmma's register-A form), loaded once per
+      K block by ldmatrix once the block before has retired its last register-A part: A's shared-memory
+      reads per block fall from 32 KB to 16 KB a warpgroup (B's stay 32 KB)
+Each scheme runs with the producer streaming and with it idle. Reported per scheme: FP8 FLOP per SM cycle
+(clock64 in the math warpgroups, so the power cap's clock does not enter) as a fraction of the datasheet's
+8192, and the bytes a cycle the producer landed while the math ran. The two schemes compute the same
+products from the same operands, so their outputs must agree bit for bit: that checks the register-A
+fragment layout before any rate is read.
+
+Reading it: if ss with the producer streaming falls below ss idle and rs streaming gets closer to idle,
+shared-memory bandwidth costs the kernel, and register A is a lever for the kernel itself.
+
+Usage: PYTHONPATH=. python scripts/experiments/smem_contention.py
+"""
+
+from __future__ import annotations
+
+import struct
+
+import torch
+
+from fp8gemm.jit.compiler import chosen_compiler, compile_cubin
+from fp8gemm.jit.launcher import LoadedKernel
+
+SCHEMES = {"ss": 0, "rs": 1}
+PEAK_FLOP_PER_CYCLE = 8192
+ITERS = 4096
+THREADS = 384
+PARTS = 4
+PART_N = 64
+SLOT_BYTES = 16384
+SLOTS = 4
+SOURCE_BYTES = 32 << 20  # inside the 50 MB L2: the copies come from L2, as the kernel's mostly do
+
+KERNEL = r"""
+#include "common/dispatch.cuh"
+#include "common/wgmma.cuh"
+
+namespace fp8gemm {
+
+struct ContentionParams {
+    u32 iters;
+    u32 stream;  // 1: the producer streams copies while the math runs
+    float* out;
+    u64* cycles;   // per CTA: the two math warpgroups' cycles
+    u64* landed;   // per CTA: bytes landed in shared memory while the math ran
+    const u8* src;
+    u32 src_slots;  // SLOT_BYTES pieces in src
+    u32 unused;
+};
+
+constexpr u32 kParts = %(parts)d;
+constexpr u32 kPartN = %(part_n)d;
+constexpr u32 kSlotBytes = %(slot_bytes)d;
+constexpr u32 kSlots = %(slots)d;
+constexpr u32 kRegs = kPartN / 2;
+constexpr u32 kBytesA = 2 * 64 * 128;
+constexpr u32 kBytesB = kParts * kPartN * 128;
+constexpr u32 kOffsetRing = kBytesA + kBytesB;
+constexpr u32 kOffsetBars = kOffsetRing + kSlots * kSlotBytes;
+constexpr u32 kOffsetDone = kOffsetBars + kSlots * 8;
+
+// m64n64k32 with A from registers: this thread's four words of the warp's 16 x 32 slice of A (rows
+// lane / 4 and lane / 4 + 8, bytes 4 (lane %% 4) .. + 3 and 16 further), B by descriptor.
+__device__ __forceinline__ void wgmma_rs_n64(const u32 (&a)[4], u64 desc_b, float* d, bool accumulate) {
+    asm volatile(
+        "{\n\t.reg .pred p;\n\t"
+        "setp.ne.b32 p, %%37, 0;\n\t"
+        "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 "
+        "{%%0, %%1, %%2, %%3, %%4, %%5, %%6, %%7, %%8, %%9, %%10, %%11, %%12, %%13, %%14, %%15, "
+        "%%16, %%17, %%18, %%19, %%20, %%21, %%22, %%23, %%24, %%25, %%26, %%27, %%28, %%29, %%30, %%31}, "
+        "{%%32, %%33, %%34, %%35}, %%36, p, 1, 1;\n\t}"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(static_cast<u32>(accumulate)));
+}
+
+// Four 8x8 matrices of 16-bit elements (here pairs of FP8 values): lanes 8i..8i+7 name matrix i's rows.
+__device__ __forceinline__ void ldmatrix_x4(u32 addr, u32 (&r)[4]) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%%0, %%1, %%2, %%3}, [%%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr)
+                 : "memory");
+}
+
+__device__ __forceinline__ void bulk_copy_g2s(u32 smem_dst, const void* src, u32 bytes, u32 bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%%0], [%%1], %%2, [%%3];"
+                 ::"r"(smem_dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
+}
+
+__device__ __forceinline__ u32 load_volatile_shared_u32(u32 addr) {
+    u32 v;
+    asm volatile("ld.volatile.shared.u32 %%0, [%%1];" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+// Streams kSlotBytes copies into the ring until the math warpgroups raise the done flag; returns the bytes
+// that landed before it was seen.
+__device__ u64 stream_copies(const ContentionParams& p, u32 base) {
+    u64 landed = 0;
+    u32 issued = 0;
+    while (load_volatile_shared_u32(base + kOffsetDone) == 0) {
+        const u32 slot = issued %% kSlots;
+        const u32 bar = base + kOffsetBars + slot * 8;
+        if (issued >= kSlots) {
+            mbarrier_wait(bar, (issued / kSlots - 1) & 1u);
+            landed += kSlotBytes;
+        }
+        mbarrier_arrive_expect_tx(bar, kSlotBytes);
+        const u32 piece = (blockIdx.x * 97u + issued) %% p.src_slots;
+        bulk_copy_g2s(base + kOffsetRing + slot * kSlotBytes, p.src + static_cast<u64>(piece) * kSlotBytes,
+                      kSlotBytes, bar);
+        ++issued;
+    }
+    // Drain: every copy lands before the CTA may exit.
+    for (u32 i = issued >= kSlots ? issued - kSlots : 0; i < issued; ++i) {
+        mbarrier_wait(base + kOffsetBars + (i %% kSlots) * 8, (i / kSlots) & 1u);
+    }
+    return landed;
+}
+
+template <u32 kScheme>
+__device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
+    const u32 thread = threadIdx.x;
+    const u32 warpgroup = warp_uniform(thread / 128);
+    const u32 lane = thread %% 32;
+    const u32 desc_a = sw128_desc_start(base + warpgroup * 64 * 128);
+    const u32 desc_b = sw128_desc_start(base + kBytesA);
+    // ldmatrix rows of this lane: its warp's 16 rows, lanes 8-15 and 24-31 the lower 8; lanes 16-31 the
+    // second 16-byte chunk of each 32-byte K step. 128-byte swizzle: chunk c of row r sits at c ^ (r %% 8).
+    const u32 a_row = warpgroup * 64 + (thread %% 128) / 32 * 16 + lane %% 8 + 8 * (lane / 8 %% 2);
+    const u32 a_chunk_hi = lane / 16;
+    float acc[kParts * kRegs];
+    float prod0[kRegs];
+    float prod1[kRegs];
+    u32 a_frag[4][4];
+#pragma unroll
+    for (u32 i = 0; i < kParts * kRegs; ++i) acc[i] = 0.0f;
+#pragma unroll
+    for (u32 i = 0; i < kRegs; ++i) prod0[i] = prod1[i] = 0.0f;
+    const float scale = 1.0f + thread * 1e-3f;
+    auto load_a = [&]() {
+#pragma unroll
+        for (u32 kk = 0; kk < 4; ++kk) {
+            const u32 chunk = (2 * kk + a_chunk_hi) ^ (a_row %% 8);
+            ldmatrix_x4(base + a_row * 128 + chunk * 16, a_frag[kk]);
+        }
+    };
+    auto issue = [&](float* prod, u32 part) {
+        fence_registers<kRegs>(prod);
+        wgmma_fence();
+#pragma unroll
+        for (u32 kk = 0; kk < 4; ++kk) {
+            const u64 b = sw128_desc(desc_b + part * (kPartN * 128 >> 4) + kk * kWgmmaKDescStep);
+            if (kScheme == 1 && part > 0) {
+                wgmma_rs_n64(a_frag[kk], b, prod, kk > 0);
+            } else {
+                WgmmaFp8<kPartN>::mma(sw128_desc(desc_a + kk * kWgmmaKDescStep), b, prod, kk > 0);
+            }
+        }
+        wgmma_commit();
+    };
+    auto promote = [&](float* prod, u32 part, u32 it) {
+        fence_registers<kRegs>(prod);
+        const float s = scale * static_cast<float>((it & 7u) + 1u);
+#pragma unroll
+        for (u32 i = 0; i < kRegs; ++i) acc[part * kRegs + i] += s * prod[i];
+    };
+    // One K block: parts 1-3 issued while the part before is promoted; part 0 of the next block while part 3
+    // is. The register-A scheme loads the block's A once the block before has retired its last part.
+    auto block = [&](u32 it, auto last) {
+#pragma unroll
+        for (u32 part = 0; part < kParts; ++part) {
+            const bool to_next = part + 1 == kParts;
+            if (decltype(last)::value && to_next) {
+                wgmma_wait<0>();
+            } else {
+                issue(part %% 2 ? prod0 : prod1, (part + 1) %% kParts);
+                wgmma_wait<1>();
+            }
+            if (kScheme == 1 && to_next) load_a();
+            promote(part %% 2 ? prod1 : prod0, part, it);
+        }
+    };
+    const u64 start = clock64();
+    if (kScheme == 1) load_a();
+    issue(prod0, 0);
+    // Two blocks a trip and the tail as two arms (the kernel's loop shape): ptxas serialises every wgmma
+    // (C7514) with one block a trip and the last peeled.
+    u32 it = 0;
+    for (; it + 2 < p.iters; it += 2) {
+        block(it, Const<false>{});
+        block(it + 1, Const<false>{});
+    }
+    if (it + 1 < p.iters) {
+        block(it, Const<false>{});
+        block(it + 1, Const<true>{});
+    } else {
+        block(it, Const<true>{});
+    }
+    const u64 cycles = clock64() - start;
+    float sum = 0.0f;
+#pragma unroll
+    for (u32 i = 0; i < kParts * kRegs; ++i) sum += acc[i];
+    p.out[blockIdx.x * 256 + thread] = sum;
+    if (thread %% 128 == 0) p.cycles[blockIdx.x * 2 + warpgroup] = cycles;
+}
+
+template <u32 kScheme>
+__device__ void contention_body(const ContentionParams& p) {
+    extern __shared__ u8 smem_raw[];
+    u8* base_ptr = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
+    const u32 base = smem_u32(base_ptr);
+    // Finite e4m3 values (exponent field below 8), different in every byte: never time on zeros.
+    for (u32 i = threadIdx.x; i < (kBytesA + kBytesB) / 4; i += blockDim.x) {
+        u32 h = (i + 977u * blockIdx.x) * 2654435761u;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        reinterpret_cast<u32*>(base_ptr)[i] = h & 0xbfbfbfbfu & ~0x40404040u;
+    }
+    if (threadIdx.x == 0) {
+        for (u32 s = 0; s < kSlots; ++s) mbarrier_init(base + kOffsetBars + s * 8, 1);
+        *reinterpret_cast<u32*>(base_ptr + kOffsetDone) = 0;
+        fence_barrier_init();
+    }
+    fence_proxy_async_shared();
+    __syncthreads();
+    if (threadIdx.x >= 256) {
+        warpgroup_reg_dealloc<40>();
+        if (threadIdx.x == 256) {
+            const u64 landed = p.stream ? stream_copies(p, base) : 0;
+            p.landed[blockIdx.x] = landed;
+        }
+    } else {
+        warpgroup_reg_alloc<232>();
+        math<kScheme>(p, base_ptr, base);
+        named_barrier_sync(1, 256);
+        if (threadIdx.x == 0) asm volatile("st.volatile.shared.u32 [%%0], 1;" ::"r"(base + kOffsetDone) : "memory");
+    }
+}
+
+}  // namespace fp8gemm
+"""
+
+
+def entry(scheme: int) -> str:
+    return f"contention_s{scheme}"
+
+
+def smem_bytes() -> int:
+    return 1024 + 2 * 64 * 128 + PARTS * PART_N * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 16
+
+
+def source() -> str:
+    text = KERNEL % {"parts": PARTS, "part_n": PART_N, "slot_bytes": SLOT_BYTES, "slots": SLOTS}
+    lines = [text]
+    for scheme in SCHEMES.values():
+        lines.append(
+            f'extern "C" __global__ void __launch_bounds__({THREADS}, 1) {entry(scheme)}'
+            f"(const __grid_constant__ fp8gemm::ContentionParams p) {{ fp8gemm::contention_body<{scheme}>(p); }}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    result = compile_cubin(source(), chosen_compiler())
+    for line in result.log.splitlines():
+        if "registers" in line or "spill" in line or "Compiling entry" in line or "Performance Loss" in line:
+            print(line.strip())
+    warned = "\n".join(line for line in result.log.splitlines() if "Performance Loss" in line)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    src = torch.randint(0, 256, (SOURCE_BYTES,), dtype=torch.uint8, device="cuda")
+    cycles = torch.zeros(sms * 2, dtype=torch.int64, device="cuda")
+    landed = torch.zeros(sms, dtype=torch.int64, device="cuda")
+    outputs = {}
+    print(f"{'scheme':6s} {'stream':6s} {'FLOP/cycle/SM':>14s} {'of peak':>8s} {'landed B/cycle':>15s}")
+    for name, scheme in SCHEMES.items():
+        if f"'{entry(scheme)}'" in warned:
+            print(f"{name:6s} not timed: ptxas warned")
+            continue
+        kernel = LoadedKernel(result.cubin, entry(scheme), smem_bytes(), THREADS)
+        for stream in (0, 1, 0, 1):  # two passes of each, taking turns
+            out = torch.full((sms * 256,), float("nan"), device="cuda")
+            params = struct.pack(
+                "<IIQQQQII",
+                ITERS,
+                stream,
+                out.data_ptr(),
+                cycles.data_ptr(),
+                landed.data_ptr(),
+                src.data_ptr(),
+                SOURCE_BYTES // SLOT_BYTES,
+                0,
+            )
+            for _ in range(2):  # warm-up, then the timed launch
+                kernel.launch(0, sms, params)
+            kernel.launch(0, sms, params)
+            torch.cuda.synchronize()
+            flop_per_sm = 2 * (2 * 64 * PARTS * PART_N * 128) * ITERS
+            per_sm_cycles = cycles.double().view(sms, 2).max(dim=1).values
+            per_cycle = flop_per_sm / per_sm_cycles.mean().item()
+            bytes_per_cycle = (landed.double() / per_sm_cycles).mean().item()
+            print(
+                f"{name:6s} {stream:6d} {per_cycle:14.0f} {per_cycle / PEAK_FLOP_PER_CYCLE:8.3f} {bytes_per_cycle:15.1f}",
+                flush=True,
+            )
+            outputs.setdefault(name, out.clone())
+    if len(outputs) == 2:
+        a, b = outputs["ss"], outputs["rs"]
+        same = torch.equal(a, b) and not torch.isnan(a).any().item()
+        print(
+            f"register A gives the same bits as shared A: {same} (max |diff| {(a - b).abs().max().item():.3g})"
+        )
+
+
+if __name__ == "__main__":
+    main()
