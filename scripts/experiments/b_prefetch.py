@@ -18,12 +18,9 @@ Usage: python scripts/experiments/b_prefetch.py
 
 from __future__ import annotations
 
-import torch
-from source_builds import geomean, precompile, time_builds
+from source_builds import geomean, precompile, time_shape
 
-from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import DenseShape, dense_shapes
-from fp8gemm.bench.timing import interleaved_kernel_ms
 from fp8gemm.config import GemmType
 from fp8gemm.heuristics import choose_launch
 
@@ -47,11 +44,7 @@ def main() -> None:
     ratios: dict[str, list[float]] = {name: [] for name in BUILDS if name != "shipped"}
     control: dict[str, float] = {}
     for shape in [*small, CONTROL]:
-        case = build_case(shape)
-        ours, cublas = interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas])
-        times = time_builds(case, BUILDS)
-        del case
-        torch.cuda.empty_cache()
+        ours, cublas, times = time_shape(shape, BUILDS)
         for name in ratios:
             ratio = times[name] / times["shipped"]
             if shape == CONTROL:

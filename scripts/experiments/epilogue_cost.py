@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import sys
 
-import torch
-from source_builds import precompile, time_builds, use_build
+from source_builds import precompile, time_shape
 
-from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import DenseShape
-from fp8gemm.bench.timing import interleaved_kernel_ms
 from fp8gemm.config import GemmConfig, GemmType, max_stages
-from fp8gemm.heuristics import forced_config
 
 BUILDS = {
     "shipped": "",
@@ -61,13 +57,7 @@ def main(which: str) -> None:
     precompile(configs.values(), builds.values())
     for shape, block_n in PROBLEMS:
         config = configs[block_n]
-        with forced_config(config):
-            case = build_case(shape)
-            use_build(BUILDS["shipped"])
-            ours, cublas = interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas])
-            times = time_builds(case, builds, unchecked=UNCHECKED)
-        del case
-        torch.cuda.empty_cache()
+        ours, cublas, times = time_shape(shape, builds, config, unchecked=UNCHECKED)
         tiles = config.num_tiles(shape.m, shape.n)
         per_cta = -(-tiles // NUM_SMS)
         shipped = times["shipped"]

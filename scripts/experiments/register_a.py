@@ -20,16 +20,11 @@ Usage (with the patch applied): python scripts/experiments/register_a.py
 
 from __future__ import annotations
 
-import contextlib
+from source_builds import geomean, precompile, time_shape
 
-import torch
-from source_builds import geomean, precompile, time_builds, use_build
-
-from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import ContiguousShape, DenseShape
-from fp8gemm.bench.timing import interleaved_kernel_ms
 from fp8gemm.config import GemmConfig, GemmType, max_stages
-from fp8gemm.heuristics import choose_launch, forced_config
+from fp8gemm.heuristics import choose_launch
 
 BUILDS = {"shipped": "", "register A": "#define FP8GEMM_REGISTER_A\n"}
 WIDE = GemmConfig(GemmType.DENSE, 128, 256, max_stages(128, 256))
@@ -62,19 +57,12 @@ def main() -> None:
     wide_ratios = []
     for shape, forced in PROBLEMS:
         config = configs[shape]
-        with forced_config(forced) if forced else contextlib.nullcontext():
-            case = build_case(shape)
-            use_build(BUILDS["shipped"])
-            ours, cublas = interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas])
-            times = time_builds(case, BUILDS)
-        del case
-        torch.cuda.empty_cache()
+        ours, cublas, times = time_shape(shape, BUILDS, forced)
         ratio = times["register A"] / times["shipped"]
         if config.block_n == 256:
             wide_ratios.append(ratio)
-        label = getattr(shape, "label", str(shape))
         print(
-            f"{label:42s} {str(config):40s} fp8gemm {ours * 1e3:7.1f} cuBLAS {cublas * 1e3:7.1f} | "
+            f"{shape.label:42s} {str(config):40s} fp8gemm {ours * 1e3:7.1f} cuBLAS {cublas * 1e3:7.1f} | "
             + "  ".join(f"{name} {t:7.1f}" for name, t in times.items())
             + f" | register A / shipped {ratio:.3f}",
             flush=True,

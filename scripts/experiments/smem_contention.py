@@ -31,6 +31,7 @@ from __future__ import annotations
 import struct
 
 import torch
+from wgmma_rate import FILL_OPERANDS
 
 from fp8gemm.jit.compiler import chosen_compiler, compile_cubin
 from fp8gemm.jit.launcher import LoadedKernel
@@ -50,7 +51,7 @@ KERNEL = r"""
 #include "common/wgmma.cuh"
 
 namespace fp8gemm {
-
+%(fill)s
 struct ContentionParams {
     u32 iters;
     u32 stream;  // 1: the producer streams copies while the math runs
@@ -226,14 +227,7 @@ __device__ void contention_body(const ContentionParams& p) {
     extern __shared__ u8 smem_raw[];
     u8* base_ptr = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
     const u32 base = smem_u32(base_ptr);
-    // Finite e4m3 values (exponent field below 8), different in every byte: never time on zeros.
-    for (u32 i = threadIdx.x; i < (kBytesA + kBytesB) / 4; i += blockDim.x) {
-        u32 h = (i + 977u * blockIdx.x) * 2654435761u;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        h ^= h >> 15;
-        reinterpret_cast<u32*>(base_ptr)[i] = h & 0xbfbfbfbfu & ~0x40404040u;
-    }
+    fill_operands(base_ptr, kBytesA + kBytesB);
     if (threadIdx.x == 0) {
         for (u32 s = 0; s < kSlots; ++s) mbarrier_init(base + kOffsetBars + s * 8, 1);
         *reinterpret_cast<u32*>(base_ptr + kOffsetDone) = 0;
@@ -268,7 +262,13 @@ def smem_bytes() -> int:
 
 
 def source() -> str:
-    text = KERNEL % {"parts": PARTS, "part_n": PART_N, "slot_bytes": SLOT_BYTES, "slots": SLOTS}
+    text = KERNEL % {
+        "fill": FILL_OPERANDS,
+        "parts": PARTS,
+        "part_n": PART_N,
+        "slot_bytes": SLOT_BYTES,
+        "slots": SLOTS,
+    }
     lines = [text]
     for scheme in SCHEMES.values():
         lines.append(

@@ -1,8 +1,9 @@
 """Kernel builds that differ only by macros defined ahead of the kernel source (an experiment patch's), each
-checked against the shipped build and timed on one benchmark case. Shared by write_bound.py and wg_lag.py."""
+checked against the shipped build and timed on one benchmark case. Shared by the lever scripts beside it."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from fp8gemm import launch_plans
-from fp8gemm.bench.cases import Case
-from fp8gemm.bench.timing import profiled_kernel_ms
+from fp8gemm.bench.cases import Case, build_case
+from fp8gemm.bench.suites import Shape
+from fp8gemm.bench.timing import interleaved_kernel_ms, profiled_kernel_ms
 from fp8gemm.config import GemmConfig
+from fp8gemm.heuristics import forced_config
 from fp8gemm.jit import build
 from fp8gemm.jit.build import compile_source
 from fp8gemm.jit.codegen import gemm_source
@@ -55,6 +58,21 @@ def time_builds(case: Case, builds: dict[str, str], unchecked: tuple[str, ...] =
         times[name] = profiled_kernel_ms(case.run_fp8gemm) * 1e3
     use_build(builds[first])
     return times
+
+
+def time_shape(
+    shape: Shape, builds: dict[str, str], config: GemmConfig | None = None, unchecked: tuple[str, ...] = ()
+) -> tuple[float, float, dict[str, float]]:
+    """On a fresh case of `shape` (with `config` forced, if given): fp8gemm's and cuBLAS's kernel time in ms,
+    taking turns, with the first build (the shipped one), then `time_builds`."""
+    with forced_config(config) if config else contextlib.nullcontext():
+        case = build_case(shape)
+        use_build(next(iter(builds.values())))
+        ours, cublas = interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas])
+        times = time_builds(case, builds, unchecked)
+    del case
+    torch.cuda.empty_cache()
+    return ours, cublas, times
 
 
 def geomean(values: list[float]) -> float:

@@ -18,16 +18,11 @@ Usage: python scripts/experiments/wg_lag.py
 
 from __future__ import annotations
 
-import contextlib
+from source_builds import geomean, precompile, time_shape
 
-import torch
-from source_builds import geomean, precompile, time_builds, use_build
-
-from fp8gemm.bench.cases import build_case
 from fp8gemm.bench.suites import DenseShape, dense_shapes
-from fp8gemm.bench.timing import interleaved_kernel_ms
 from fp8gemm.config import GemmConfig, GemmType, max_stages
-from fp8gemm.heuristics import choose_launch, forced_config
+from fp8gemm.heuristics import choose_launch
 
 BUILDS = {
     "shipped": "",
@@ -54,13 +49,7 @@ def main() -> None:
     for shape in [*chosen, *FORCED]:
         forced = shape not in chosen
         config = FORCED_CONFIG if forced else chosen[shape]
-        with forced_config(FORCED_CONFIG) if forced else contextlib.nullcontext():
-            case = build_case(shape)
-            use_build(BUILDS["shipped"])
-            ours, cublas = interleaved_kernel_ms([case.run_fp8gemm, case.run_cublas])
-            times = time_builds(case, BUILDS)
-        del case
-        torch.cuda.empty_cache()
+        ours, cublas, times = time_shape(shape, BUILDS, FORCED_CONFIG if forced else None)
         if not forced:
             for name in ratios:
                 ratios[name].append(times[name] / times["shipped"])

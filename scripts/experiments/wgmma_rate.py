@@ -38,11 +38,29 @@ PEAK_FLOP_PER_CYCLE = 8192
 ITERS = 4096
 THREADS = 256
 
-KERNEL = r"""
+# Shared with smem_contention.py: the operands' bytes, written by the whole CTA.
+FILL_OPERANDS = r"""
+// Finite e4m3 values (exponent field below 8), different in every byte: never time on zeros.
+__device__ __forceinline__ void fill_operands(u8* base, u32 bytes) {
+    for (u32 i = threadIdx.x; i < bytes / 4; i += blockDim.x) {
+        u32 h = (i + 977u * blockIdx.x) * 2654435761u;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        reinterpret_cast<u32*>(base)[i] = h & 0xbfbfbfbfu & ~0x40404040u;
+    }
+}
+"""
+
+KERNEL = (
+    r"""
 #include "common/dispatch.cuh"
 #include "common/wgmma.cuh"
 
 namespace fp8gemm {
+"""
+    + FILL_OPERANDS
+    + r"""
 
 struct RateParams {
     u32 iters;
@@ -57,14 +75,7 @@ __device__ __forceinline__ void rate_body(const RateParams& p) {
     u8* base = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
     constexpr u32 kBytesA = 2 * 64 * 128;
     constexpr u32 kBytesB = kParts * N * 128;
-    // Finite e4m3 values (exponent field below 8), different in every byte: never time on zeros.
-    for (u32 i = threadIdx.x; i < (kBytesA + kBytesB) / 4; i += blockDim.x) {
-        u32 h = (i + 977u * blockIdx.x) * 2654435761u;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        h ^= h >> 15;
-        reinterpret_cast<u32*>(base)[i] = h & 0xbfbfbfbfu & ~0x40404040u;
-    }
+    fill_operands(base, kBytesA + kBytesB);
     fence_proxy_async_shared();
     __syncthreads();
     const u32 warpgroup = warp_uniform(threadIdx.x / 128);
@@ -159,6 +170,7 @@ __device__ __forceinline__ void rate_body(const RateParams& p) {
 
 }  // namespace fp8gemm
 """
+)
 
 
 def entry(n: int, parts: int, mode: int) -> str:
