@@ -23,6 +23,18 @@ fragment layout before any rate is read.
 Reading it: if ss with the producer streaming falls below ss idle and rs streaming gets closer to idle,
 shared-memory bandwidth costs the kernel, and register A is a lever for the kernel itself.
 
+Run 36 asks a second question (docs/performance.md): at the power cap a tile's epilogue costs its cycles
+in full, yet putting wgmmas under it has bought little. Two more schemes run ss with a tile's epilogue every
+`tile_blocks` blocks, staged as the shipped BF16 epilogue stages it (per warpgroup two halves of 64 x 128:
+the wait for the previous bulk store's reads, a barrier, 32 conversions and 32 shared stores a thread, a
+proxy fence, a barrier, one bulk store of 16 KB to an L2-resident scratch buffer):
+  ss+epi      the next block's part 0 stays in flight through the epilogue (the shipped order)
+  ss+epi/w0   every wgmma retired first (wait 0), so nothing runs under the epilogue
+Each epilogue's exposed cost is its schemes' extra cycles over ss, over the number of epilogues. If the
+in-flight part runs under the epilogue, ss+epi's cost is below ss+epi/w0's by up to that part's tensor
+time (two warpgroups x 4 m64n64k32: 256 cycles). If its cost equals ss+epi/w0's, the wgmmas stall while the
+epilogue stages. The two compute the same D, checked bit for bit.
+
 Usage: PYTHONPATH=. python scripts/experiments/smem_contention.py
 """
 
@@ -36,8 +48,14 @@ from wgmma_rate import FILL_OPERANDS
 from fp8gemm.jit.compiler import chosen_compiler, compile_cubin
 from fp8gemm.jit.launcher import LoadedKernel
 
-SCHEMES = {"ss": 0, "rs": 1}
+SCHEMES = {"ss": 0, "rs": 1, "ss+epi": 2, "ss+epi/w0": 3}
+EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0")
+TILE_BLOCKS = (4, 16)  # K = 512 and K = 2048 tiles
+STAGING_BYTES = 64 * 128 * 2  # one warpgroup's half tile: 64 rows x 128 BF16 columns
+
 PEAK_FLOP_PER_CYCLE = 8192
+# The next block's part 0, in flight under the epilogue: two warpgroups' m64n64k128 at 4096 MACs a cycle.
+IN_FLIGHT_CYCLES = 2 * 64 * 64 * 128 // (PEAK_FLOP_PER_CYCLE // 2)
 ITERS = 4096
 THREADS = 384
 PARTS = 4
@@ -59,8 +77,9 @@ struct ContentionParams {
     u64* cycles;   // per CTA: the two math warpgroups' cycles
     u64* landed;   // per CTA: bytes landed in shared memory while the math ran
     const u8* src;
-    u32 src_slots;  // SLOT_BYTES pieces in src
-    u32 unused;
+    u32 src_slots;    // SLOT_BYTES pieces in src
+    u32 tile_blocks;  // epilogue schemes: blocks a tile (at least 1)
+    u8* d;            // epilogue schemes: per CTA, warpgroup and half, kStagingBytes of BF16 output
 };
 
 constexpr u32 kParts = %(parts)d;
@@ -71,8 +90,21 @@ constexpr u32 kRegs = kPartN / 2;
 constexpr u32 kBytesA = 2 * 64 * 128;
 constexpr u32 kBytesB = kParts * kPartN * 128;
 constexpr u32 kOffsetRing = kBytesA + kBytesB;
-constexpr u32 kOffsetBars = kOffsetRing + kSlots * kSlotBytes;
+constexpr u32 kStagingBytes = %(staging_bytes)d;
+constexpr u32 kOffsetStaging = kOffsetRing + kSlots * kSlotBytes;
+constexpr u32 kOffsetBars = kOffsetStaging + 2 * kStagingBytes;
 constexpr u32 kOffsetDone = kOffsetBars + kSlots * 8;
+
+// Byte offset of (row, byte column) in a warpgroup's staging: the shipped epilogue's 128-byte swizzle
+// segments of 64 columns.
+__device__ __forceinline__ u32 staging_offset(u32 row, u32 byte_col) {
+    return byte_col / 128 * (64 * 128) + row * 128 + ((byte_col / 16 %% 8) ^ (row %% 8)) * 16 + byte_col %% 16;
+}
+
+__device__ __forceinline__ void bulk_store_s2g(void* dst, u32 smem_src, u32 bytes) {
+    asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%%0], [%%1], %%2;"
+                 ::"l"(dst), "r"(smem_src), "r"(bytes) : "memory");
+}
 
 // m64n64k32 with A from registers: this thread's four words of the warp's 16 x 32 slice of A (rows
 // lane / 4 and lane / 4 + 8, bytes 4 (lane %% 4) .. + 3 and 16 further), B by descriptor.
@@ -176,6 +208,32 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
         }
         wgmma_commit();
     };
+    const u32 wg_thread = thread %% 128;
+    const u32 frag_row = wg_thread / 32 * 16 + lane / 4;
+    const u32 staging = base + kOffsetStaging + warpgroup * kStagingBytes;
+    // The shipped BF16 epilogue's staging and store, in two halves of 128 columns, then a fresh tile.
+    auto epilogue = [&]() {
+#pragma unroll
+        for (u32 half = 0; half < 2; ++half) {
+            if (wg_thread == 0) bulk_wait_group_read<0>();
+            named_barrier_sync(2 + warpgroup, 128);
+#pragma unroll
+            for (u32 j = 0; j < 16; ++j) {
+                const u32 byte_col = (8 * j + 2 * (lane %% 4)) * 2;
+                const float* frag = acc + 4 * (half * 16 + j);
+                store_shared_u32(staging + staging_offset(frag_row, byte_col), pack_bf16x2(frag[0], frag[1]));
+                store_shared_u32(staging + staging_offset(frag_row + 8, byte_col), pack_bf16x2(frag[2], frag[3]));
+            }
+            fence_proxy_async_shared();
+            named_barrier_sync(2 + warpgroup, 128);
+            if (wg_thread == 0) {
+                bulk_store_s2g(p.d + ((blockIdx.x * 2 + warpgroup) * 2 + half) * kStagingBytes, staging, kStagingBytes);
+                bulk_commit_group();
+            }
+        }
+#pragma unroll
+        for (u32 i = 0; i < kParts * kRegs; ++i) acc[i] = 0.0f;
+    };
     auto promote = [&](float* prod, u32 part, u32 it) {
         fence_registers<kRegs>(prod);
         const float s = scale * static_cast<float>((it & 7u) + 1u);
@@ -197,6 +255,12 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
             if (kScheme == 1 && to_next) load_a();
             promote(part %% 2 ? prod1 : prod0, part, it);
         }
+        if constexpr (kScheme >= 2 && !decltype(last)::value) {
+            if ((it + 1) %% p.tile_blocks == 0) {
+                if (kScheme == 3) wgmma_wait<0>();
+                epilogue();
+            }
+        }
     };
     const u64 start = clock64();
     if (kScheme == 1) load_a();
@@ -215,6 +279,7 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
         block(it, Const<true>{});
     }
     const u64 cycles = clock64() - start;
+    if (kScheme >= 2 && wg_thread == 0) bulk_wait_group<0>();  // the last stores land before the CTA exits
     float sum = 0.0f;
 #pragma unroll
     for (u32 i = 0; i < kParts * kRegs; ++i) sum += acc[i];
@@ -258,7 +323,9 @@ def entry(scheme: int) -> str:
 
 
 def smem_bytes() -> int:
-    return 1024 + 2 * 64 * 128 + PARTS * PART_N * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 16
+    return (
+        1024 + 2 * 64 * 128 + PARTS * PART_N * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 2 * STAGING_BYTES + 16
+    )
 
 
 def source() -> str:
@@ -268,6 +335,7 @@ def source() -> str:
         "part_n": PART_N,
         "slot_bytes": SLOT_BYTES,
         "slots": SLOTS,
+        "staging_bytes": STAGING_BYTES,
     }
     lines = [text]
     for scheme in SCHEMES.values():
@@ -276,6 +344,29 @@ def source() -> str:
             f"(const __grid_constant__ fp8gemm::ContentionParams p) {{ fp8gemm::contention_body<{scheme}>(p); }}"
         )
     return "\n".join(lines)
+
+
+def pack_params(
+    stream: int,
+    tile_blocks: int,
+    out: torch.Tensor,
+    cycles: torch.Tensor,
+    landed: torch.Tensor,
+    src: torch.Tensor,
+    d: torch.Tensor,
+) -> bytes:
+    return struct.pack(
+        "<IIQQQQIIQ",
+        ITERS,
+        stream,
+        out.data_ptr(),
+        cycles.data_ptr(),
+        landed.data_ptr(),
+        src.data_ptr(),
+        SOURCE_BYTES // SLOT_BYTES,
+        tile_blocks,
+        d.data_ptr(),
+    )
 
 
 def main() -> None:
@@ -288,45 +379,63 @@ def main() -> None:
     src = torch.randint(0, 256, (SOURCE_BYTES,), dtype=torch.uint8, device="cuda")
     cycles = torch.zeros(sms * 2, dtype=torch.int64, device="cuda")
     landed = torch.zeros(sms, dtype=torch.int64, device="cuda")
-    outputs = {}
-    print(f"{'scheme':6s} {'stream':6s} {'FLOP/cycle/SM':>14s} {'of peak':>8s} {'landed B/cycle':>15s}")
-    for name, scheme in SCHEMES.items():
+    flop_per_sm = 2 * (2 * 64 * PARTS * PART_N * 128) * ITERS
+    # (scheme, stream, tile_blocks): the stream question, then the epilogue's, two passes of each in turns
+    runs = [(name, stream, 0) for name in ("ss", "rs") for stream in (0, 1, 0, 1)]
+    runs += [(name, 0, tb) for tb in TILE_BLOCKS for _ in range(2) for name in ("ss", *EPILOGUE_SCHEMES)]
+    kernels = {}
+    outputs: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
+    last_ss_cycles = 0.0
+    print(
+        f"{'scheme':10s} {'stream':6s} {'tile':>4s} {'FLOP/cycle/SM':>14s} {'of peak':>8s} {'landed B/cycle':>15s}"
+    )
+    for name, stream, tile_blocks in runs:
+        scheme = SCHEMES[name]
         if f"'{entry(scheme)}'" in warned:
-            print(f"{name:6s} not timed: ptxas warned")
+            print(f"{name:10s} not timed: ptxas warned")
             continue
-        kernel = LoadedKernel(result.cubin, entry(scheme), smem_bytes(), THREADS)
-        for stream in (0, 1, 0, 1):  # two passes of each, taking turns
-            out = torch.full((sms * 256,), float("nan"), device="cuda")
-            params = struct.pack(
-                "<IIQQQQII",
-                ITERS,
-                stream,
-                out.data_ptr(),
-                cycles.data_ptr(),
-                landed.data_ptr(),
-                src.data_ptr(),
-                SOURCE_BYTES // SLOT_BYTES,
-                0,
-            )
-            for _ in range(2):  # warm-up, then the timed launch
-                kernel.launch(0, sms, params)
-            kernel.launch(0, sms, params)
-            torch.cuda.synchronize()
-            flop_per_sm = 2 * (2 * 64 * PARTS * PART_N * 128) * ITERS
-            per_sm_cycles = cycles.double().view(sms, 2).max(dim=1).values
-            per_cycle = flop_per_sm / per_sm_cycles.mean().item()
-            bytes_per_cycle = (landed.double() / per_sm_cycles).mean().item()
-            print(
-                f"{name:6s} {stream:6d} {per_cycle:14.0f} {per_cycle / PEAK_FLOP_PER_CYCLE:8.3f} {bytes_per_cycle:15.1f}",
-                flush=True,
-            )
-            outputs.setdefault(name, out.clone())
-    if len(outputs) == 2:
-        a, b = outputs["ss"], outputs["rs"]
-        same = torch.equal(a, b) and not torch.isnan(a).any().item()
-        print(
-            f"register A gives the same bits as shared A: {same} (max |diff| {(a - b).abs().max().item():.3g})"
+        if name not in kernels:
+            kernels[name] = LoadedKernel(result.cubin, entry(scheme), smem_bytes(), THREADS)
+        out = torch.full((sms * 256,), float("nan"), device="cuda")
+        d = torch.full((sms * 4 * STAGING_BYTES // 2,), float("nan"), dtype=torch.bfloat16, device="cuda")
+        params = pack_params(stream, max(tile_blocks, 1), out, cycles, landed, src, d)
+        for _ in range(3):  # two warm-ups, then the timed launch
+            kernels[name].launch(0, sms, params)
+        torch.cuda.synchronize()
+        per_sm_cycles = cycles.double().view(sms, 2).max(dim=1).values.mean().item()
+        per_cycle = flop_per_sm / per_sm_cycles
+        bytes_per_cycle = (landed.double() / cycles.double().view(sms, 2).max(dim=1).values).mean().item()
+        line = (
+            f"{name:10s} {stream:6d} {tile_blocks or '-':>4} {per_cycle:14.0f} "
+            f"{per_cycle / PEAK_FLOP_PER_CYCLE:8.3f} {bytes_per_cycle:15.1f}"
         )
+        if name == "ss":
+            last_ss_cycles = per_sm_cycles
+        else:
+            outputs.setdefault((name, tile_blocks), (out.clone(), d.clone()))
+        if name in EPILOGUE_SCHEMES:
+            epilogues = (ITERS - 1) // tile_blocks
+            exposed = (per_sm_cycles - last_ss_cycles) / epilogues
+            line += f"   exposed epilogue {exposed:6.0f} cycles (over the ss run before)"
+        print(line, flush=True)
+        if name == "ss" and stream == 0:
+            outputs.setdefault(("ss", 0), (out.clone(), d))
+    if ("rs", 0) in outputs:
+        ss_out = outputs[("ss", 0)][0]
+        same = torch.equal(ss_out, outputs[("rs", 0)][0]) and not torch.isnan(ss_out).any().item()
+        print(f"register A gives the same bits as shared A: {same}")
+    for tile_blocks in TILE_BLOCKS:
+        pair = [outputs.get((name, tile_blocks)) for name in EPILOGUE_SCHEMES]
+        if None in pair:
+            continue
+        (out_a, d_a), (out_b, d_b) = pair
+        # D's slots are rewritten by each tile's stores, which the next tile waits for only until they are
+        # read: the last tile's store is the last to land in practice, not by the PTX memory model.
+        print(
+            f"tiles of {tile_blocks} blocks, the two epilogue orders: same sums {torch.equal(out_a, out_b)}, "
+            f"same D {torch.equal(d_a, d_b)}, D written in full {not torch.isnan(d_a).any().item()}"
+        )
+    print(f"the in-flight part's tensor time: {IN_FLIGHT_CYCLES} cycles")
 
 
 if __name__ == "__main__":
