@@ -28,8 +28,11 @@ in full, yet putting wgmmas under it has bought little. Two more schemes run ss 
 `tile_blocks` blocks, staged as the shipped BF16 epilogue stages it (per warpgroup two halves of 64 x 128:
 the wait for the previous bulk store's reads, a barrier, 32 conversions and 32 shared stores a thread, a
 proxy fence, a barrier, one bulk store of 16 KB to an L2-resident scratch buffer):
-  ss+epi      the next block's part 0 stays in flight through the epilogue (the shipped order)
-  ss+epi/w0   every wgmma retired first (wait 0), so nothing runs under the epilogue
+  ss+epi       the next block's part 0 stays in flight through the epilogue (the shipped order)
+  ss+epi/w0    every wgmma retired first (wait 0), so nothing runs under the epilogue
+  ss+epi/stm   as ss+epi, the staging written by 8 stmatrix.x4 a thread and half instead of 32 st.shared
+  ss+epi/stm2  as ss+epi/stm with a staging buffer for each half, so the second half does not wait for the
+               first half's store to be read
 Each epilogue's exposed cost is its schemes' extra cycles over ss, over the number of epilogues. If the
 in-flight part runs under the epilogue, ss+epi's cost is below ss+epi/w0's by up to that part's tensor
 time (two warpgroups x 4 m64n64k32: 256 cycles). If its cost equals ss+epi/w0's, the wgmmas stall while the
@@ -48,8 +51,8 @@ from wgmma_rate import FILL_OPERANDS
 from fp8gemm.jit.compiler import chosen_compiler, compile_cubin
 from fp8gemm.jit.launcher import LoadedKernel
 
-SCHEMES = {"ss": 0, "rs": 1, "ss+epi": 2, "ss+epi/w0": 3}
-EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0")
+SCHEMES = {"ss": 0, "rs": 1, "ss+epi": 2, "ss+epi/w0": 3, "ss+epi/stm": 4, "ss+epi/stm2": 5}
+EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0", "ss+epi/stm", "ss+epi/stm2")
 TILE_BLOCKS = (4, 16)  # K = 512 and K = 2048 tiles
 STAGING_BYTES = 64 * 128 * 2  # one warpgroup's half tile: 64 rows x 128 BF16 columns
 
@@ -92,13 +95,18 @@ constexpr u32 kBytesB = kParts * kPartN * 128;
 constexpr u32 kOffsetRing = kBytesA + kBytesB;
 constexpr u32 kStagingBytes = %(staging_bytes)d;
 constexpr u32 kOffsetStaging = kOffsetRing + kSlots * kSlotBytes;
-constexpr u32 kOffsetBars = kOffsetStaging + 2 * kStagingBytes;
+constexpr u32 kOffsetBars = kOffsetStaging + 4 * kStagingBytes;
 constexpr u32 kOffsetDone = kOffsetBars + kSlots * 8;
 
 // Byte offset of (row, byte column) in a warpgroup's staging: the shipped epilogue's 128-byte swizzle
 // segments of 64 columns.
 __device__ __forceinline__ u32 staging_offset(u32 row, u32 byte_col) {
     return byte_col / 128 * (64 * 128) + row * 128 + ((byte_col / 16 %% 8) ^ (row %% 8)) * 16 + byte_col %% 16;
+}
+
+__device__ __forceinline__ void stmatrix_x4(u32 addr, u32 r0, u32 r1, u32 r2, u32 r3) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%%0], {%%1, %%2, %%3, %%4};"
+                 ::"r"(addr), "r"(r0), "r"(r1), "r"(r2), "r"(r3) : "memory");
 }
 
 __device__ __forceinline__ void bulk_store_s2g(void* dst, u32 smem_src, u32 bytes) {
@@ -210,19 +218,43 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
     };
     const u32 wg_thread = thread %% 128;
     const u32 frag_row = wg_thread / 32 * 16 + lane / 4;
-    const u32 staging = base + kOffsetStaging + warpgroup * kStagingBytes;
+    // stmatrix: lanes 8k..8k+7 address the rows of matrix k, matrices (rows 0-7 | 8-15) x (8-column group
+    // j | j + 1) in that order, so a thread's registers are its fragment's packed pairs as wgmma left them.
+    const u32 stm_row = wg_thread / 32 * 16 + lane / 8 %% 2 * 8 + lane %% 8;
+    const u32 stm_group = lane / 16;
+    // Two halves share one staging buffer (the shipped layout) or, with kTwoBuffers, have one each.
+    constexpr bool kStmatrix = kScheme >= 4;
+    constexpr bool kTwoBuffers = kScheme == 5;
+    const u32 staging_wg = base + kOffsetStaging + warpgroup * 2 * kStagingBytes;
     // The shipped BF16 epilogue's staging and store, in two halves of 128 columns, then a fresh tile.
     auto epilogue = [&]() {
 #pragma unroll
         for (u32 half = 0; half < 2; ++half) {
-            if (wg_thread == 0) bulk_wait_group_read<0>();
+            const u32 staging = staging_wg + (kTwoBuffers ? half * kStagingBytes : 0);
+            if (wg_thread == 0) {
+                if constexpr (kTwoBuffers) {
+                    bulk_wait_group_read<1>();  // this buffer's store, two groups back
+                } else {
+                    bulk_wait_group_read<0>();
+                }
+            }
             named_barrier_sync(2 + warpgroup, 128);
+            if constexpr (kStmatrix) {
 #pragma unroll
-            for (u32 j = 0; j < 16; ++j) {
-                const u32 byte_col = (8 * j + 2 * (lane %% 4)) * 2;
-                const float* frag = acc + 4 * (half * 16 + j);
-                store_shared_u32(staging + staging_offset(frag_row, byte_col), pack_bf16x2(frag[0], frag[1]));
-                store_shared_u32(staging + staging_offset(frag_row + 8, byte_col), pack_bf16x2(frag[2], frag[3]));
+                for (u32 j = 0; j < 16; j += 2) {
+                    const float* frag = acc + 4 * (half * 16 + j);
+                    const u32 addr = staging + staging_offset(stm_row, (j + stm_group) * 16);
+                    stmatrix_x4(addr, pack_bf16x2(frag[0], frag[1]), pack_bf16x2(frag[2], frag[3]),
+                                pack_bf16x2(frag[4], frag[5]), pack_bf16x2(frag[6], frag[7]));
+                }
+            } else {
+#pragma unroll
+                for (u32 j = 0; j < 16; ++j) {
+                    const u32 byte_col = (8 * j + 2 * (lane %% 4)) * 2;
+                    const float* frag = acc + 4 * (half * 16 + j);
+                    store_shared_u32(staging + staging_offset(frag_row, byte_col), pack_bf16x2(frag[0], frag[1]));
+                    store_shared_u32(staging + staging_offset(frag_row + 8, byte_col), pack_bf16x2(frag[2], frag[3]));
+                }
             }
             fence_proxy_async_shared();
             named_barrier_sync(2 + warpgroup, 128);
@@ -324,7 +356,7 @@ def entry(scheme: int) -> str:
 
 def smem_bytes() -> int:
     return (
-        1024 + 2 * 64 * 128 + PARTS * PART_N * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 2 * STAGING_BYTES + 16
+        1024 + 2 * 64 * 128 + PARTS * PART_N * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 4 * STAGING_BYTES + 16
     )
 
 
@@ -425,16 +457,22 @@ def main() -> None:
         same = torch.equal(ss_out, outputs[("rs", 0)][0]) and not torch.isnan(ss_out).any().item()
         print(f"register A gives the same bits as shared A: {same}")
     for tile_blocks in TILE_BLOCKS:
-        pair = [outputs.get((name, tile_blocks)) for name in EPILOGUE_SCHEMES]
-        if None in pair:
+        first, *others = EPILOGUE_SCHEMES
+        if (first, tile_blocks) not in outputs:
             continue
-        (out_a, d_a), (out_b, d_b) = pair
-        # D's slots are rewritten by each tile's stores, which the next tile waits for only until they are
-        # read: the last tile's store is the last to land in practice, not by the PTX memory model.
+        out_a, d_a = outputs[(first, tile_blocks)]
         print(
-            f"tiles of {tile_blocks} blocks, the two epilogue orders: same sums {torch.equal(out_a, out_b)}, "
-            f"same D {torch.equal(d_a, d_b)}, D written in full {not torch.isnan(d_a).any().item()}"
+            f"tiles of {tile_blocks} blocks, {first}: D written in full {not torch.isnan(d_a).any().item()}"
         )
+        for name in others:
+            if (name, tile_blocks) not in outputs:
+                continue
+            out_b, d_b = outputs[(name, tile_blocks)]
+            # D's slots are rewritten by each tile's stores, which the next tile waits for only until they are
+            # read: the last tile's store is the last to land in practice, not by the PTX memory model.
+            print(
+                f"  {name} against it: same sums {torch.equal(out_a, out_b)}, same D {torch.equal(d_a, d_b)}"
+            )
     print(f"the in-flight part's tensor time: {IN_FLIGHT_CYCLES} cycles")
 
 
