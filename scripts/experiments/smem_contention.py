@@ -38,12 +38,17 @@ in-flight part runs under the epilogue, ss+epi's cost is below ss+epi/w0's by up
 time (two warpgroups x 4 m64n64k32: 256 cycles). If its cost equals ss+epi/w0's, the wgmmas stall while the
 epilogue stages. The two compute the same D, checked bit for bit.
 
-Usage: PYTHONPATH=. python scripts/experiments/smem_contention.py
+`narrow` runs the same on the 128 x 128 tile (one 128-wide part a block, the product sets alternating by
+block; the epilogue stages its whole width at once). There ss+epi/w0 is the shipped order and ss+epi is lever
+58's (the next block in flight, 512 cycles of tensor time); rs and stm2 do not apply.
+
+Usage: PYTHONPATH=. python scripts/experiments/smem_contention.py [wide|narrow]
 """
 
 from __future__ import annotations
 
 import struct
+import sys
 
 import torch
 from wgmma_rate import FILL_OPERANDS
@@ -57,12 +62,11 @@ TILE_BLOCKS = (4, 16)  # K = 512 and K = 2048 tiles
 STAGING_BYTES = 64 * 128 * 2  # one warpgroup's half tile: 64 rows x 128 BF16 columns
 
 PEAK_FLOP_PER_CYCLE = 8192
-# The next block's part 0, in flight under the epilogue: two warpgroups' m64n64k128 at 4096 MACs a cycle.
-IN_FLIGHT_CYCLES = 2 * 64 * 64 * 128 // (PEAK_FLOP_PER_CYCLE // 2)
 ITERS = 4096
 THREADS = 384
-PARTS = 4
-PART_N = 64
+# Tile shapes as (parts a block, part width): the 128 x 256 tile's quarter parts, or 128 x 128 whole (one
+# part a block, the two product sets alternating by block, as the shipped 128 x 128 kernel runs).
+TILES = {"wide": (4, 64), "narrow": (1, 128)}
 SLOT_BYTES = 16384
 SLOTS = 4
 SOURCE_BYTES = 32 << 20  # inside the 50 MB L2: the copies come from L2, as the kernel's mostly do
@@ -92,6 +96,7 @@ constexpr u32 kSlots = %(slots)d;
 constexpr u32 kRegs = kPartN / 2;
 constexpr u32 kBytesA = 2 * 64 * 128;
 constexpr u32 kBytesB = kParts * kPartN * 128;
+constexpr u32 kHalves = kParts * kPartN / 128;  // the epilogue stages 128 columns at a time
 constexpr u32 kOffsetRing = kBytesA + kBytesB;
 constexpr u32 kStagingBytes = %(staging_bytes)d;
 constexpr u32 kOffsetStaging = kOffsetRing + kSlots * kSlotBytes;
@@ -229,7 +234,7 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
     // The shipped BF16 epilogue's staging and store, in two halves of 128 columns, then a fresh tile.
     auto epilogue = [&]() {
 #pragma unroll
-        for (u32 half = 0; half < 2; ++half) {
+        for (u32 half = 0; half < kHalves; ++half) {
             const u32 staging = staging_wg + (kTwoBuffers ? half * kStagingBytes : 0);
             if (wg_thread == 0) {
                 if constexpr (kTwoBuffers) {
@@ -273,19 +278,22 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
         for (u32 i = 0; i < kRegs; ++i) acc[part * kRegs + i] += s * prod[i];
     };
     // One K block: parts 1-3 issued while the part before is promoted; part 0 of the next block while part 3
-    // is. The register-A scheme loads the block's A once the block before has retired its last part.
-    auto block = [&](u32 it, auto last) {
+    // is. The register-A scheme loads the block's A once the block before has retired its last part. The
+    // product sets alternate over the run's parts: by part with an even part count, by block with one part
+    // (`odd`: the block's place in the loop's trip of two).
+    auto block = [&](u32 it, auto last, auto odd) {
 #pragma unroll
         for (u32 part = 0; part < kParts; ++part) {
             const bool to_next = part + 1 == kParts;
+            const u32 set = (decltype(odd)::value * kParts + part) %% 2;
             if (decltype(last)::value && to_next) {
                 wgmma_wait<0>();
             } else {
-                issue(part %% 2 ? prod0 : prod1, (part + 1) %% kParts);
+                issue(set ? prod0 : prod1, (part + 1) %% kParts);
                 wgmma_wait<1>();
             }
             if (kScheme == 1 && to_next) load_a();
-            promote(part %% 2 ? prod1 : prod0, part, it);
+            promote(set ? prod1 : prod0, part, it);
         }
         if constexpr (kScheme >= 2 && !decltype(last)::value) {
             if ((it + 1) %% p.tile_blocks == 0) {
@@ -301,14 +309,14 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
     // (C7514) with one block a trip and the last peeled.
     u32 it = 0;
     for (; it + 2 < p.iters; it += 2) {
-        block(it, Const<false>{});
-        block(it + 1, Const<false>{});
+        block(it, Const<false>{}, Const<0>{});
+        block(it + 1, Const<false>{}, Const<1>{});
     }
     if (it + 1 < p.iters) {
-        block(it, Const<false>{});
-        block(it + 1, Const<true>{});
+        block(it, Const<false>{}, Const<0>{});
+        block(it + 1, Const<true>{}, Const<1>{});
     } else {
-        block(it, Const<true>{});
+        block(it, Const<true>{}, Const<0>{});
     }
     const u64 cycles = clock64() - start;
     if (kScheme >= 2 && wg_thread == 0) bulk_wait_group<0>();  // the last stores land before the CTA exits
@@ -354,17 +362,23 @@ def entry(scheme: int) -> str:
     return f"contention_s{scheme}"
 
 
-def smem_bytes() -> int:
+def smem_bytes(parts: int, part_n: int) -> int:
     return (
-        1024 + 2 * 64 * 128 + PARTS * PART_N * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 4 * STAGING_BYTES + 16
+        1024 + 2 * 64 * 128 + parts * part_n * 128 + SLOTS * SLOT_BYTES + SLOTS * 8 + 4 * STAGING_BYTES + 16
     )
 
 
-def source() -> str:
+def in_flight_cycles(part_n: int) -> int:
+    """The next block's first part, in flight under the epilogue: two warpgroups' m64nNk128 at 4096 MACs a
+    cycle."""
+    return 2 * 64 * part_n * 128 // (PEAK_FLOP_PER_CYCLE // 2)
+
+
+def source(parts: int, part_n: int) -> str:
     text = KERNEL % {
         "fill": FILL_OPERANDS,
-        "parts": PARTS,
-        "part_n": PART_N,
+        "parts": parts,
+        "part_n": part_n,
         "slot_bytes": SLOT_BYTES,
         "slots": SLOTS,
         "staging_bytes": STAGING_BYTES,
@@ -401,8 +415,10 @@ def pack_params(
     )
 
 
-def main() -> None:
-    result = compile_cubin(source(), chosen_compiler())
+def main(tile: str) -> None:
+    parts, part_n = TILES[tile]
+    print(f"tile: {tile}, 128 x {parts * part_n} in {parts} part(s) a block")
+    result = compile_cubin(source(parts, part_n), chosen_compiler())
     for line in result.log.splitlines():
         if "registers" in line or "spill" in line or "Compiling entry" in line or "Performance Loss" in line:
             print(line.strip())
@@ -411,10 +427,14 @@ def main() -> None:
     src = torch.randint(0, 256, (SOURCE_BYTES,), dtype=torch.uint8, device="cuda")
     cycles = torch.zeros(sms * 2, dtype=torch.int64, device="cuda")
     landed = torch.zeros(sms, dtype=torch.int64, device="cuda")
-    flop_per_sm = 2 * (2 * 64 * PARTS * PART_N * 128) * ITERS
+    flop_per_sm = 2 * (2 * 64 * parts * part_n * 128) * ITERS
     # (scheme, stream, tile_blocks): the stream question, then the epilogue's, two passes of each in turns
-    runs = [(name, stream, 0) for name in ("ss", "rs") for stream in (0, 1, 0, 1)]
-    runs += [(name, 0, tb) for tb in TILE_BLOCKS for _ in range(2) for name in ("ss", *EPILOGUE_SCHEMES)]
+    # With one part a block no part takes A from registers (rs is ss), and the epilogue has one half
+    # (stm2 is stm).
+    stream_schemes = ("ss", "rs") if parts > 1 else ("ss",)
+    epilogue_schemes = EPILOGUE_SCHEMES if parts * part_n > 128 else EPILOGUE_SCHEMES[:-1]
+    runs = [(name, stream, 0) for name in stream_schemes for stream in (0, 1, 0, 1)]
+    runs += [(name, 0, tb) for tb in TILE_BLOCKS for _ in range(2) for name in ("ss", *epilogue_schemes)]
     kernels = {}
     outputs: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
     last_ss_cycles = 0.0
@@ -427,7 +447,7 @@ def main() -> None:
             print(f"{name:10s} not timed: ptxas warned")
             continue
         if name not in kernels:
-            kernels[name] = LoadedKernel(result.cubin, entry(scheme), smem_bytes(), THREADS)
+            kernels[name] = LoadedKernel(result.cubin, entry(scheme), smem_bytes(parts, part_n), THREADS)
         out = torch.full((sms * 256,), float("nan"), device="cuda")
         d = torch.full((sms * 4 * STAGING_BYTES // 2,), float("nan"), dtype=torch.bfloat16, device="cuda")
         params = pack_params(stream, max(tile_blocks, 1), out, cycles, landed, src, d)
@@ -473,8 +493,8 @@ def main() -> None:
             print(
                 f"  {name} against it: same sums {torch.equal(out_a, out_b)}, same D {torch.equal(d_a, d_b)}"
             )
-    print(f"the in-flight part's tensor time: {IN_FLIGHT_CYCLES} cycles")
+    print(f"the in-flight part's tensor time: {in_flight_cycles(part_n)} cycles")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "wide")
