@@ -38,6 +38,11 @@ in-flight part runs under the epilogue, ss+epi's cost is below ss+epi/w0's by up
 time (two warpgroups x 4 m64n64k32: 256 cycles). If its cost equals ss+epi/w0's, the wgmmas stall while the
 epilogue stages. The two compute the same D, checked bit for bit.
 
+Four more schemes split ss+epi/w0's cost by leaving one piece out: w0/nobulk (no bulk store and no wait for
+one), w0/nosts (no conversions or shared stores), w0/nofence (no proxy fence) and w0/bare (only the wgmma
+drain, the barriers and the accumulators' reset). Their D is incomplete or unordered, so only their sums are
+checked.
+
 `narrow` runs the same on the 128 x 128 tile (one 128-wide part a block, the product sets alternating by
 block; the epilogue stages its whole width at once). There ss+epi/w0 is the shipped order and ss+epi is lever
 58's (the next block in flight, 512 cycles of tensor time); rs and stm2 do not apply.
@@ -56,8 +61,22 @@ from wgmma_rate import FILL_OPERANDS
 from fp8gemm.jit.compiler import chosen_compiler, compile_cubin
 from fp8gemm.jit.launcher import LoadedKernel
 
-SCHEMES = {"ss": 0, "rs": 1, "ss+epi": 2, "ss+epi/w0": 3, "ss+epi/stm": 4, "ss+epi/stm2": 5}
+SCHEMES = {
+    "ss": 0,
+    "rs": 1,
+    "ss+epi": 2,
+    "ss+epi/w0": 3,
+    "ss+epi/stm": 4,
+    "ss+epi/stm2": 5,
+    "w0/nobulk": 6,
+    "w0/nosts": 7,
+    "w0/nofence": 8,
+    "w0/bare": 9,
+}
 EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0", "ss+epi/stm", "ss+epi/stm2")
+# ss+epi/w0 with one piece of the epilogue left out each, to split its cost (D is not written in full, or not
+# in order, so only their sums are checked).
+PARTIAL_SCHEMES = ("w0/nobulk", "w0/nosts", "w0/nofence", "w0/bare")
 TILE_BLOCKS = (4, 16)  # K = 512 and K = 2048 tiles
 STAGING_BYTES = 64 * 128 * 2  # one warpgroup's half tile: 64 rows x 128 BF16 columns
 
@@ -228,15 +247,18 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
     const u32 stm_row = wg_thread / 32 * 16 + lane / 8 %% 2 * 8 + lane %% 8;
     const u32 stm_group = lane / 16;
     // Two halves share one staging buffer (the shipped layout) or, with kTwoBuffers, have one each.
-    constexpr bool kStmatrix = kScheme >= 4;
+    constexpr bool kStmatrix = kScheme == 4 || kScheme == 5;
     constexpr bool kTwoBuffers = kScheme == 5;
+    constexpr bool kBulk = kScheme != 6 && kScheme != 9;
+    constexpr bool kStaging = kScheme != 7 && kScheme != 9;
+    constexpr bool kFence = kScheme != 8 && kScheme != 9;
     const u32 staging_wg = base + kOffsetStaging + warpgroup * 2 * kStagingBytes;
     // The shipped BF16 epilogue's staging and store, in two halves of 128 columns, then a fresh tile.
     auto epilogue = [&]() {
 #pragma unroll
         for (u32 half = 0; half < kHalves; ++half) {
             const u32 staging = staging_wg + (kTwoBuffers ? half * kStagingBytes : 0);
-            if (wg_thread == 0) {
+            if (kBulk && wg_thread == 0) {
                 if constexpr (kTwoBuffers) {
                     bulk_wait_group_read<1>();  // this buffer's store, two groups back
                 } else {
@@ -252,7 +274,7 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
                     stmatrix_x4(addr, pack_bf16x2(frag[0], frag[1]), pack_bf16x2(frag[2], frag[3]),
                                 pack_bf16x2(frag[4], frag[5]), pack_bf16x2(frag[6], frag[7]));
                 }
-            } else {
+            } else if constexpr (kStaging) {
 #pragma unroll
                 for (u32 j = 0; j < 16; ++j) {
                     const u32 byte_col = (8 * j + 2 * (lane %% 4)) * 2;
@@ -261,9 +283,9 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
                     store_shared_u32(staging + staging_offset(frag_row + 8, byte_col), pack_bf16x2(frag[2], frag[3]));
                 }
             }
-            fence_proxy_async_shared();
+            if constexpr (kFence) fence_proxy_async_shared();
             named_barrier_sync(2 + warpgroup, 128);
-            if (wg_thread == 0) {
+            if (kBulk && wg_thread == 0) {
                 bulk_store_s2g(p.d + ((blockIdx.x * 2 + warpgroup) * 2 + half) * kStagingBytes, staging, kStagingBytes);
                 bulk_commit_group();
             }
@@ -297,7 +319,7 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
         }
         if constexpr (kScheme >= 2 && !decltype(last)::value) {
             if ((it + 1) %% p.tile_blocks == 0) {
-                if (kScheme == 3) wgmma_wait<0>();
+                if (kScheme == 3 || kScheme >= 6) wgmma_wait<0>();
                 epilogue();
             }
         }
@@ -432,7 +454,7 @@ def main(tile: str) -> None:
     # With one part a block no part takes A from registers (rs is ss), and the epilogue has one half
     # (stm2 is stm).
     stream_schemes = ("ss", "rs") if parts > 1 else ("ss",)
-    epilogue_schemes = EPILOGUE_SCHEMES if parts * part_n > 128 else EPILOGUE_SCHEMES[:-1]
+    epilogue_schemes = (EPILOGUE_SCHEMES if parts * part_n > 128 else EPILOGUE_SCHEMES[:-1]) + PARTIAL_SCHEMES
     runs = [(name, stream, 0) for name in stream_schemes for stream in (0, 1, 0, 1)]
     runs += [(name, 0, tb) for tb in TILE_BLOCKS for _ in range(2) for name in ("ss", *epilogue_schemes)]
     kernels = {}
@@ -465,7 +487,7 @@ def main(tile: str) -> None:
             last_ss_cycles = per_sm_cycles
         else:
             outputs.setdefault((name, tile_blocks), (out.clone(), d.clone()))
-        if name in EPILOGUE_SCHEMES:
+        if name in EPILOGUE_SCHEMES + PARTIAL_SCHEMES:
             epilogues = (ITERS - 1) // tile_blocks
             exposed = (per_sm_cycles - last_ss_cycles) / epilogues
             line += f"   exposed epilogue {exposed:6.0f} cycles (over the ss run before)"
@@ -493,6 +515,9 @@ def main(tile: str) -> None:
             print(
                 f"  {name} against it: same sums {torch.equal(out_a, out_b)}, same D {torch.equal(d_a, d_b)}"
             )
+        for name in PARTIAL_SCHEMES:
+            if (name, tile_blocks) in outputs:
+                print(f"  {name} against it: same sums {torch.equal(out_a, outputs[(name, tile_blocks)][0])}")
     print(f"the in-flight part's tensor time: {in_flight_cycles(part_n)} cycles")
 
 
