@@ -33,6 +33,8 @@ proxy fence, a barrier, one bulk store of 16 KB to an L2-resident scratch buffer
   ss+epi/stm   as ss+epi, the staging written by 8 stmatrix.x4 a thread and half instead of 32 st.shared
   ss+epi/stm2  as ss+epi/stm with a staging buffer for each half, so the second half does not wait for the
                first half's store to be read
+  ss+epi/seg   as ss+epi with one buffer, each 64-column segment stored as its own bulk group, so the second
+               half's segment waits only for the first half's same segment to be read
 Each epilogue's exposed cost is its schemes' extra cycles over ss, over the number of epilogues. If the
 in-flight part runs under the epilogue, ss+epi's cost is below ss+epi/w0's by up to that part's tensor
 time (two warpgroups x 4 m64n64k32: 256 cycles). If its cost equals ss+epi/w0's, the wgmmas stall while the
@@ -72,8 +74,9 @@ SCHEMES = {
     "w0/nosts": 7,
     "w0/nofence": 8,
     "w0/bare": 9,
+    "ss+epi/seg": 10,
 }
-EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0", "ss+epi/stm", "ss+epi/stm2")
+EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0", "ss+epi/stm", "ss+epi/stm2", "ss+epi/seg")
 # ss+epi/w0 with one piece of the epilogue left out each, to split its cost (D is not written in full, or not
 # in order, so only their sums are checked).
 PARTIAL_SCHEMES = ("w0/nobulk", "w0/nosts", "w0/nofence", "w0/bare")
@@ -252,14 +255,21 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
     constexpr bool kBulk = kScheme != 6 && kScheme != 9;
     constexpr bool kStaging = kScheme != 7 && kScheme != 9;
     constexpr bool kFence = kScheme != 8 && kScheme != 9;
+    // Each 64-column segment stored as its own bulk group, so a segment waits only for the same segment of
+    // the half before to be read.
+    constexpr u32 kSegments = kScheme == 10 ? 2 : 1;
+    constexpr u32 kSegmentBytes = kStagingBytes / kSegments;
+    constexpr u32 kSegmentJ = 16 / kSegments;
     const u32 staging_wg = base + kOffsetStaging + warpgroup * 2 * kStagingBytes;
     // The shipped BF16 epilogue's staging and store, in two halves of 128 columns, then a fresh tile.
     auto epilogue = [&]() {
 #pragma unroll
-        for (u32 half = 0; half < kHalves; ++half) {
+        for (u32 piece = 0; piece < kHalves * kSegments; ++piece) {
+            const u32 half = piece / kSegments;
+            const u32 seg = piece %% kSegments;
             const u32 staging = staging_wg + (kTwoBuffers ? half * kStagingBytes : 0);
             if (kBulk && wg_thread == 0) {
-                if constexpr (kTwoBuffers) {
+                if constexpr (kTwoBuffers || kSegments == 2) {
                     bulk_wait_group_read<1>();  // this buffer's store, two groups back
                 } else {
                     bulk_wait_group_read<0>();
@@ -276,7 +286,7 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
                 }
             } else if constexpr (kStaging) {
 #pragma unroll
-                for (u32 j = 0; j < 16; ++j) {
+                for (u32 j = seg * kSegmentJ; j < (seg + 1) * kSegmentJ; ++j) {
                     const u32 byte_col = (8 * j + 2 * (lane %% 4)) * 2;
                     const float* frag = acc + 4 * (half * 16 + j);
                     store_shared_u32(staging + staging_offset(frag_row, byte_col), pack_bf16x2(frag[0], frag[1]));
@@ -286,7 +296,8 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
             if constexpr (kFence) fence_proxy_async_shared();
             named_barrier_sync(2 + warpgroup, 128);
             if (kBulk && wg_thread == 0) {
-                bulk_store_s2g(p.d + ((blockIdx.x * 2 + warpgroup) * 2 + half) * kStagingBytes, staging, kStagingBytes);
+                bulk_store_s2g(p.d + ((blockIdx.x * 2 + warpgroup) * 2 + half) * kStagingBytes + seg * kSegmentBytes,
+                               staging + seg * kSegmentBytes, kSegmentBytes);
                 bulk_commit_group();
             }
         }
@@ -319,7 +330,7 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
         }
         if constexpr (kScheme >= 2 && !decltype(last)::value) {
             if ((it + 1) %% p.tile_blocks == 0) {
-                if (kScheme == 3 || kScheme >= 6) wgmma_wait<0>();
+                if (kScheme == 3 || (kScheme >= 6 && kScheme <= 9)) wgmma_wait<0>();
                 epilogue();
             }
         }
@@ -454,7 +465,8 @@ def main(tile: str) -> None:
     # With one part a block no part takes A from registers (rs is ss), and the epilogue has one half
     # (stm2 is stm).
     stream_schemes = ("ss", "rs") if parts > 1 else ("ss",)
-    epilogue_schemes = (EPILOGUE_SCHEMES if parts * part_n > 128 else EPILOGUE_SCHEMES[:-1]) + PARTIAL_SCHEMES
+    epilogue_schemes = tuple(n for n in EPILOGUE_SCHEMES if parts * part_n > 128 or n != "ss+epi/stm2")
+    epilogue_schemes += PARTIAL_SCHEMES
     runs = [(name, stream, 0) for name in stream_schemes for stream in (0, 1, 0, 1)]
     runs += [(name, 0, tb) for tb in TILE_BLOCKS for _ in range(2) for name in ("ss", *epilogue_schemes)]
     kernels = {}
