@@ -10,5 +10,6 @@ for tile in wide narrow; do
   PYTHONPATH=../.. python3 smem_contention.py $tile >"$OUT/smem-$tile.txt" 2>&1
   grep -v "Compiling entry\|registers\|bytes stack" "$OUT/smem-$tile.txt"
 done
-git apply segment_stores.patch 2>/dev/null || patch -p3 <segment_stores.patch
+(cd ../.. && git apply scripts/experiments/segment_stores.patch)
+grep -q FP8GEMM_SEGMENT_STORES ../../fp8gemm/kernels/epilogue.cuh || { echo "lever 75's patch did not apply"; exit 1; }
 PYTHONPATH=../.. python3 macro_ab.py FP8GEMM_SEGMENT_STORES 2>&1 | tee "$OUT/lever75.txt" | tail -n 12
