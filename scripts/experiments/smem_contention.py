@@ -80,7 +80,7 @@ EPILOGUE_SCHEMES = ("ss+epi", "ss+epi/w0", "ss+epi/stm", "ss+epi/stm2", "ss+epi/
 # ss+epi/w0 with one piece of the epilogue left out each, to split its cost (D is not written in full, or not
 # in order, so only their sums are checked).
 PARTIAL_SCHEMES = ("w0/nobulk", "w0/nosts", "w0/nofence", "w0/bare")
-TILE_BLOCKS = (4, 16)  # K = 512 and K = 2048 tiles
+TILE_BLOCKS = (4, 16)  # K = 512 and K = 2048 tiles (powers of two: the kernel tests a mask)
 STAGING_BYTES = 64 * 128 * 2  # one warpgroup's half tile: 64 rows x 128 BF16 columns
 
 PEAK_FLOP_PER_CYCLE = 8192
@@ -329,7 +329,10 @@ __device__ void math(const ContentionParams& p, u8* base_ptr, u32 base) {
             promote(set ? prod1 : prod0, part, it);
         }
         if constexpr (kScheme >= 2 && !decltype(last)::value) {
-            if ((it + 1) %% p.tile_blocks == 0) {
+            // A mask (tile_blocks is a power of two), not (it + 1) %% tile_blocks: run 37's first call had that
+            // division in part 3's issue stream, and it cost the epilogue schemes 40-90 cycles a block
+            // (docs/performance.md, run 37). A countdown register made seven schemes spill.
+            if (((it + 1) & (p.tile_blocks - 1)) == 0) {
                 if (kScheme == 3 || (kScheme >= 6 && kScheme <= 9)) wgmma_wait<0>();
                 epilogue();
             }
@@ -515,6 +518,9 @@ def main(tile: str) -> None:
         if (first, tile_blocks) not in outputs:
             continue
         out_a, d_a = outputs[(first, tile_blocks)]
+        # Slots per CTA, warpgroup and half: a narrow tile stages one half, so only the first is written.
+        halves = parts * part_n // 128
+        d_a = d_a.view(sms, 2, 2, -1)[:, :, :halves]
         print(
             f"tiles of {tile_blocks} blocks, {first}: D written in full {not torch.isnan(d_a).any().item()}"
         )
@@ -522,6 +528,7 @@ def main(tile: str) -> None:
             if (name, tile_blocks) not in outputs:
                 continue
             out_b, d_b = outputs[(name, tile_blocks)]
+            d_b = d_b.view(sms, 2, 2, -1)[:, :, :halves]
             # D's slots are rewritten by each tile's stores, which the next tile waits for only until they are
             # read: the last tile's store is the last to land in practice, not by the PTX memory model.
             print(
