@@ -1,6 +1,6 @@
 """A kernel lever behind a macro, timed against the shipped build: `register_a.patch` (lever 74,
 FP8GEMM_REGISTER_A), `segment_stores.patch` (lever 75, FP8GEMM_SEGMENT_STORES) or `scales_ahead.patch`
-(lever 76, FP8GEMM_SCALES_AHEAD; lever 77, FP8GEMM_SCALES_AFTER_WAIT).
+(lever 76, FP8GEMM_SCALES_AHEAD; lever 77, FP8GEMM_SCALES_AFTER_WAIT; lever 78, FP8GEMM_SCALES_BLOCK_AHEAD).
 
 Profiler kernel time, L2 flushed before each run, of the shipped build and the lever's, the lever's D
 checked bit for bit against the shipped one (NaN-poisoned first): the heuristic's dense problems with
@@ -14,7 +14,8 @@ shipped build's is at most the rule's and no problem is above 1.01.
   lever 75: 128 x 256 problems, geomean <= 0.99
   lever 76: every problem (both tiles change), geomean <= 0.99
   lever 77: 128 x 256 problems, geomean <= 0.99
-Levers 74, 75 and 77 leave the 128 x 128 kernels unchanged: there they are the noise control.
+  lever 78: 128 x 256 problems, geomean <= 0.99
+Levers 74, 75, 77 and 78 leave the 128 x 128 kernels unchanged: there they are the noise control.
 Usage (with the lever's patch applied): python scripts/experiments/macro_ab.py MACRO
 """
 
@@ -34,6 +35,7 @@ RULES = {
     "FP8GEMM_SEGMENT_STORES": ((256,), 0.99),
     "FP8GEMM_SCALES_AHEAD": ((128, 256), 0.99),
     "FP8GEMM_SCALES_AFTER_WAIT": ((256,), 0.99),
+    "FP8GEMM_SCALES_BLOCK_AHEAD": ((256,), 0.99),
 }
 SHIP_WORST = 1.01
 WIDE = GemmConfig(GemmType.DENSE, 128, 256, max_stages(128, 256))
