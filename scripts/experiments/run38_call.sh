@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run 38's call (docs/performance.md, "Run 38"): levers 76-79's A/B against the shipped build, each judged by
 # the rule written before it ran. The lever that passes with the lowest geomean over all eight problems is then
-# built into every kernel (its macros defined at the top of fp8_gemm.cuh, the code it would ship as) and taken
-# through the GPU tests and the benchmark, each only if the call's time allows it (`run` stops a call at 600 s).
+# built into every kernel (levers 78 and 79 in the form they would ship as, 76 and 77 by defining their macros
+# at the top of fp8_gemm.cuh) and taken through the GPU tests and the benchmark, each only if the call's time
+# allows it (`run` stops a call at 600 s).
 # With no lever passing, ncu profiles lever 78's 4096x4096x7168 kernel instead.
 # Files back (the device returns at most 8): ab.txt, then gpu_tests.txt, bench.txt and the benchmark's JSON and
 # PNG, or ncu.txt.
@@ -46,8 +47,20 @@ print('\n'.join(f'{a} {b}' for a, b in zip(h, v) if a in keep))" >>"$OUT/ncu.txt
   exit 0
 fi
 
-for macro in ${best//+/ }; do sed -i "1i #define $macro" fp8gemm/kernels/fp8_gemm.cuh; done
-head -n 3 fp8gemm/kernels/fp8_gemm.cuh
+# Levers 78 and 79 as they would ship (land_lever7x.patch, byte-identical cubins to their macro builds); 76 and
+# 77 as their macro builds.
+case $best in
+  FP8GEMM_SCALES_BLOCK_AHEAD) landed=78 ;;
+  FP8GEMM_SCALES_AHEAD+FP8GEMM_SCALES_BLOCK_AHEAD) landed=79 ;;
+  *) landed="" ;;
+esac
+if [[ -n $landed ]]; then
+  git apply -R scripts/experiments/scales_ahead.patch && git apply "scripts/experiments/land_lever$landed.patch" ||
+    { echo "land_lever$landed.patch did not apply" | tee -a "$AB"; exit 1; }
+else
+  for macro in ${best//+/ }; do sed -i "1i #define $macro" fp8gemm/kernels/fp8_gemm.cuh; done
+fi
+git diff --stat | tee -a "$AB"
 left() { echo $((LIMIT - SECONDS)); }
 python3 -c 'from fp8gemm.heuristics import all_configs; from fp8gemm.jit.build import precompile; precompile(all_configs())'
 echo "precompiled at ${SECONDS}s" | tee -a "$AB"
