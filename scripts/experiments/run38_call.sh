@@ -6,7 +6,7 @@
 # allows it (`run` stops a call at 600 s).
 # With no lever passing, ncu profiles lever 78's 4096x4096x7168 kernel instead.
 # Files back (the device returns at most 8): ab.txt, then gpu_tests.txt, bench.txt and the benchmark's JSON and
-# PNG, or ncu.txt.
+# PNG, or ncu.txt and ncu-sass.csv.gz.
 set -uo pipefail
 OUT=${OUT:-/tmp/run38}
 mkdir -p "$OUT"
@@ -37,6 +37,8 @@ if [[ -z $best ]]; then
     -f -o /tmp/ncu-ahead python3 ncu_stalls.py run 4096 4096 7168 FP8GEMM_SCALES_BLOCK_AHEAD >/tmp/ncu.log 2>&1
   "$ncu" -i /tmp/ncu-ahead.ncu-rep --page source --csv --print-source sass >/tmp/ncu-sass.csv 2>&1
   python3 ncu_stalls.py summary /tmp/ncu-sass.csv >"$OUT/ncu.txt" 2>&1
+  # The whole per-instruction table too, for reading offline (a file comes back if under 16 MiB).
+  gzip -c /tmp/ncu-sass.csv >"$OUT/ncu-sass.csv.gz"
   "$ncu" -i /tmp/ncu-ahead.ncu-rep --page raw --csv >/tmp/raw.csv 2>&1
   python3 -c "
 import csv; r = list(csv.reader(open('/tmp/raw.csv'))); h, v = r[0], r[2]
