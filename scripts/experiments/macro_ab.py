@@ -1,7 +1,8 @@
 """A kernel lever behind a macro, timed against the shipped build: `register_a.patch` (lever 74,
 FP8GEMM_REGISTER_A), `segment_stores.patch` (lever 75, FP8GEMM_SEGMENT_STORES) or `scales_ahead.patch`
 (lever 76, FP8GEMM_SCALES_AHEAD; lever 77, FP8GEMM_SCALES_AFTER_WAIT; lever 78, FP8GEMM_SCALES_BLOCK_AHEAD;
-lever 79, both FP8GEMM_SCALES_AHEAD+FP8GEMM_SCALES_BLOCK_AHEAD: MACRO may join several with '+').
+lever 79, both FP8GEMM_SCALES_AHEAD+FP8GEMM_SCALES_BLOCK_AHEAD: MACRO may join several with '+'; lever 80,
+FP8GEMM_SCALES_AFTER_LAST_ISSUE).
 
 Profiler kernel time, L2 flushed before each run, of the shipped build and the lever's, the lever's D
 checked bit for bit against the shipped one (NaN-poisoned first): the heuristic's dense problems with
@@ -17,7 +18,8 @@ the geomean of its kernel time over the shipped build's is at most the rule's an
   lever 77: 128 x 256 problems, geomean <= 0.99
   lever 78: 128 x 256 problems, geomean <= 0.99
   lever 79: every problem, geomean <= 0.99
-Levers 74, 75, 77 and 78 leave the 128 x 128 kernels unchanged: there they are the noise control.
+  lever 80: 128 x 256 problems, geomean <= 0.99
+Levers 74, 75, 77, 78 and 80 leave the 128 x 128 kernels unchanged: there they are the noise control.
 Usage (with the lever's patch applied): python scripts/experiments/macro_ab.py MACRO
 """
 
@@ -39,6 +41,7 @@ RULES = {
     "FP8GEMM_SCALES_AFTER_WAIT": ((256,), 0.99),
     "FP8GEMM_SCALES_BLOCK_AHEAD": ((256,), 0.99),
     "FP8GEMM_SCALES_AHEAD+FP8GEMM_SCALES_BLOCK_AHEAD": ((128, 256), 0.99),
+    "FP8GEMM_SCALES_AFTER_LAST_ISSUE": ((256,), 0.99),
 }
 SHIP_WORST = 1.01
 WIDE = GemmConfig(GemmType.DENSE, 128, 256, max_stages(128, 256))
