@@ -21,7 +21,7 @@ best="" best_all=""
 for lever in FP8GEMM_SCALES_BLOCK_AHEAD FP8GEMM_SCALES_AFTER_LAST_ISSUE FP8GEMM_SCALES_AHEAD+FP8GEMM_SCALES_BLOCK_AHEAD \
   FP8GEMM_SCALES_AHEAD FP8GEMM_SCALES_AFTER_WAIT; do
   # The A/Bs stop in time for a winner's tests (about 100 s) and the benchmark (about 200 s).
-  ((SECONDS < 250)) || { echo "== $lever skipped at ${SECONDS}s" | tee -a "$AB"; continue; }
+  ((SECONDS < 200)) || { echo "== $lever skipped at ${SECONDS}s" | tee -a "$AB"; continue; }
   (cd scripts/experiments && PYTHONPATH=../.. python3 macro_ab.py "$lever" 2>&1) | grep -v Warn | tee /tmp/ab_one.txt >>"$AB"
   all=$(sed -n 's/^ALL //p' /tmp/ab_one.txt)
   if grep -q "VERDICT pursue" /tmp/ab_one.txt && { [[ -z $best ]] || python3 -c "import sys; sys.exit($all >= $best_all)"; }; then
