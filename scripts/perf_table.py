@@ -1,7 +1,8 @@
-"""Per-shape table for docs/performance.md from a benchmark JSON: the config the heuristic picks, the
+"""Per-shape table for docs/performance.md from a benchmark JSON: the config the run launched, the
 measured ratio to cuBLAS (kernel time, the headline, and event time), the bound (compute at the datasheet FP8
 rate or HBM at the measured copy rate, whichever is larger) and how far the kernel time is from it. JSONs from
-before run 5 have no kernel times: their event times fill those columns.
+before run 5 have no kernel times: their event times fill those columns. JSONs from before run 39 do not
+record the config: the current heuristic's choice for the shape stands in, marked with a *.
 
 Usage: python scripts/perf_table.py benchmarks/h100-<date>.json [num_sms]
 """
@@ -9,29 +10,19 @@ Usage: python scripts/perf_table.py benchmarks/h100-<date>.json [num_sms]
 from __future__ import annotations
 
 import json
-import re
 import sys
 
-from fp8gemm.config import GemmType
-from fp8gemm.heuristics import choose_launch
+from fp8gemm.bench.suites import QuantShape, chosen_launch, launch_label, suite_shapes
 
 PEAK_FLOPS = 1979e12  # H100 SXM datasheet, dense FP8
 HBM_BYTES_PER_S = 3.02e12  # HBM copy measured on the lent H100 (shared/GUIDE.md)
 
 
-def _launch(shape: str, num_sms: int) -> str:
-    nums = {k: int(v) for k, v in re.findall(r"(\w+)[~=]+(\d+)", shape)}
-    if shape.startswith("dense"):
-        config, split_k = choose_launch(GemmType.DENSE, nums["M"], nums["N"], nums["K"], 1, num_sms)
-    elif shape.startswith("contig"):
-        g = nums["G"]
-        config, split_k = choose_launch(
-            GemmType.GROUPED_CONTIGUOUS, g * nums["M"], nums["N"], nums["K"], g, num_sms
-        )
-    else:
-        g = nums["G"]
-        config, split_k = choose_launch(GemmType.GROUPED_MASKED, nums["M"], nums["N"], nums["K"], g, num_sms)
-    return f"{config}" + (f" split {split_k}" if split_k > 1 else "")
+def _launch(row: dict, num_sms: int) -> str:
+    if row.get("config"):
+        return row["config"]
+    shapes = {shape.label: shape for shape in suite_shapes("all") if not isinstance(shape, QuantShape)}
+    return launch_label(*chosen_launch(shapes[row["shape"]], num_sms)) + " *"
 
 
 def main(path: str, num_sms: int) -> None:
@@ -47,7 +38,7 @@ def main(path: str, num_sms: int) -> None:
         ours = r.get("fp8gemm_kernel_us") or r["fp8gemm_us"]
         theirs = r.get("cublas_kernel_us") or r["cublas_us"]
         print(
-            f"| {r['shape']} | {_launch(r['shape'], num_sms)} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f}x | "
+            f"| {r['shape']} | {_launch(r, num_sms)} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f}x | "
             f"{r['speedup']:.2f}x | {bound} | {bound_us:.1f} | {ours / bound_us:.2f}x |"
         )
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fp8gemm import testing
-from fp8gemm.bench import cases, runner
+from fp8gemm.bench import cases, runner, suites
 from fp8gemm.bench.cublas import blockwise_scales
 from fp8gemm.bench.suites import (
     DEEPSEEK_DENSE_NK,
@@ -24,16 +24,19 @@ from fp8gemm.bench.suites import (
     DenseShape,
     MaskedShape,
     QuantShape,
+    chosen_launch,
     contiguous_segment_starts,
     dense_shapes,
     gemm_workload,
     grouped_shapes,
+    launch_label,
     masked_row_counts,
     quant_shapes,
     quant_workload,
     shape_workload,
     suite_shapes,
 )
+from fp8gemm.config import GemmConfig, GemmType
 from fp8gemm.testing import calc_diff, reference_gemm
 from fp8gemm.utils import ceil_div
 
@@ -268,6 +271,48 @@ def test_cublas_side_computes_the_rows_fp8gemm_writes(cpu_cases, shape) -> None:
     assert calc_diff(ours, theirs) < 1e-6
     rows = ours.shape[0]
     assert case.workload == gemm_workload(rows, shape.n, shape.k, getattr(shape, "num_groups", 1))
+
+
+# ------------------------------------------------------------------------- the launch each row reports
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [DenseShape(64, 256, 512), ContiguousShape(3, 200, 256, 512), MaskedShape(3, 40, 256, 384, m_max=64),
+     MaskedShape(2, 100, 256, 384, m_max=64)],
+    ids=lambda s: f"{s.label} M_max={getattr(s, 'm_max', '')}",
+)
+def test_chosen_launch_asks_the_heuristic_with_the_rows_the_op_sees(cpu_cases, monkeypatch, shape) -> None:
+    """The op passes choose_launch A's rows (dense, contiguous with its padding) or min(expected_m, M_max)
+    (masked); the benchmark's label must describe that same choice."""
+    asked = []
+    monkeypatch.setattr(suites, "choose_launch", lambda *args: asked.append(args) or (None, 1))
+    chosen_launch(shape, 132)
+    ((gemm_type, rows, n, k, num_groups, num_sms),) = asked
+    a_rows = cpu_cases.build_case(shape).output.shape[-2]
+    if isinstance(shape, MaskedShape):
+        assert gemm_type == GemmType.GROUPED_MASKED and rows == min(shape.expected_m, a_rows)
+    else:
+        assert rows == a_rows
+        assert gemm_type == (GemmType.DENSE if isinstance(shape, DenseShape) else GemmType.GROUPED_CONTIGUOUS)
+    assert (n, k, num_groups, num_sms) == (shape.n, shape.k, getattr(shape, "num_groups", 1), 132)
+
+
+@pytest.mark.parametrize("shape", [s for s in suite_shapes("all") if not isinstance(s, QuantShape)], ids=str)
+def test_every_benchmark_gemm_gets_a_valid_labelled_launch(shape) -> None:
+    config, split_k = chosen_launch(shape, 132)
+    assert config.is_valid() and split_k >= 1
+    assert launch_label(config, split_k).startswith(f"{config.block_m}x{config.block_n} s{config.num_stages}")
+
+
+def test_launch_label_names_every_variant() -> None:
+    plain = GemmConfig(GemmType.DENSE, 128, 256, 4)
+    assert launch_label(plain, 1) == "128x256 s4"
+    assert launch_label(GemmConfig(GemmType.DENSE, 64, 32, 16), 2) == "64x32 s16 split2"
+    assert launch_label(GemmConfig(GemmType.DENSE, 128, 128, 5, output_f32=True, cluster_n=2), 1) == "128x128 s5 c2 f32"
+    assert launch_label(GemmConfig(GemmType.DENSE, 128, 64, 8, stream_k=True), 1) == "128x64 s8 stream-k"
+    masked = GemmConfig(GemmType.GROUPED_MASKED, 128, 128, 5, alt_widths=((144, 4), (256, 4)))
+    assert launch_label(masked, 1) == "128x128 s5 +144,256"
 
 
 # ---------------------------------------------------------------------------------------- quant cases

@@ -91,10 +91,18 @@ def test_table_shows_kernel_time_first_and_event_time_beside_it() -> None:
     row = _row("row", fp8gemm_us=10.0, cublas_us=15.0, fp8gemm_kernel_us=8.0, cublas_kernel_us=16.0)
     header, _, line = format_table([row]).splitlines()
     cells = line.split()
-    assert header.split()[1:4] == ["kernel", "us", "cuBLAS"]
-    assert cells[1:7] == ["8.0", "16.0", "2.00x", "10.0", "15.0", "1.50x"]
+    assert header.split()[1:5] == ["config", "kernel", "us", "cuBLAS"]
+    assert cells[2:8] == ["8.0", "16.0", "2.00x", "10.0", "15.0", "1.50x"]
     # Throughput is of the kernel time: 2e12 FLOPs in 8 µs.
-    assert cells[7] == f"{row.tflops(8.0):.0f}"
+    assert cells[8] == f"{row.tflops(8.0):.0f}"
+
+
+def test_table_names_each_rows_config_left_aligned() -> None:
+    rows = [_row("a", config="128x256 s4", fp8gemm_kernel_us=1.0), _row("b", config="64x32 s16 split2")]
+    header, _, first, second = format_table(rows).splitlines()
+    column = header.index("config")
+    assert first[column:].startswith("128x256 s4 ") and second[column:].startswith("64x32 s16 split2 ")
+    assert format_table([_row("c")]).splitlines()[2][column:].startswith("n/a")
 
 
 def test_progress_line_reports_kernel_time() -> None:

@@ -27,6 +27,8 @@ class Row:
     shape: str
     flops: float
     bytes: float
+    # GEMM rows: the kernel variant the heuristic chose on this GPU (suites.launch_label)
+    config: str | None = None
     fp8gemm_us: float | None = None
     cublas_us: float | None = None
     launch_us: float | None = None
@@ -141,7 +143,7 @@ def _note(row: Row) -> str:
 # Kernel time (the profiler's) first: it is what the speed targets are stated in; event time (do_bench) adds
 # each launch's ~3 µs and is kept beside it. TFLOPS and GB/s are of fp8gemm's kernel time.
 TABLE_HEADER = (
-    "shape", "kernel us", "cuBLAS", "speedup", "event us", "cuBLAS", "speedup", "TFLOPS", "GB/s", "launch us",
+    "shape", "config", "kernel us", "cuBLAS", "speedup", "event us", "cuBLAS", "speedup", "TFLOPS", "GB/s", "launch us",
     "torch us", "diff", "note",
 )
 NOTE_WIDTH = 60
@@ -154,6 +156,7 @@ def _ratio(value: float | None) -> str:
 def table_cells(row: Row) -> tuple[str, ...]:
     return (
         row.shape,
+        row.config or "n/a",
         _fmt(row.fp8gemm_kernel_us, ".1f"),
         _fmt(row.cublas_kernel_us, ".1f"),
         _ratio(row.kernel_speedup),
@@ -171,17 +174,18 @@ def table_cells(row: Row) -> tuple[str, ...]:
 
 def format_table(rows: Sequence[Row]) -> str:
     """Aligned plain-text table: shape left-aligned, numbers right-aligned, notes last."""
-    return _aligned(TABLE_HEADER, [table_cells(row) for row in rows])
+    return _aligned(TABLE_HEADER, [table_cells(row) for row in rows], text_columns=2)
 
 
-def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    """The first `text_columns` columns and the last are text (left-aligned), the rest numbers."""
     cells = [header, *rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     last = len(header) - 1
 
     def line(values: Sequence[str]) -> str:
         parts = [
-            v.ljust(w) if i in (0, last) else v.rjust(w)
+            v.ljust(w) if i < text_columns or i == last else v.rjust(w)
             for i, (v, w) in enumerate(zip(values, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()

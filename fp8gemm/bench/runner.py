@@ -9,10 +9,11 @@ import torch
 
 from fp8gemm.jit.build import wait_for_background_compiles
 from fp8gemm.testing import calc_diff
+from fp8gemm.utils import get_num_sms
 
 from .cases import Case, build_case, build_quant_case
 from .report import Row
-from .suites import QuantShape, Shape
+from .suites import QuantShape, Shape, chosen_launch, launch_label
 from .timing import (
     clean_l2_median_ms,
     copy_bandwidth_gbps,
@@ -57,6 +58,7 @@ def measure_shape(shape: Shape) -> Row:
     try:
         case = build_case(shape)
         row.flops, row.bytes = case.workload.flops, case.workload.bytes
+        row.config = launch_label(*chosen_launch(shape, get_num_sms()))
         case.run_fp8gemm()  # compiles the kernel (JIT) outside the timed runs
         # A stand-in may have served that call while the chosen kernel compiled in the background
         # (fp8gemm.jit.build): the checked and timed runs must be the chosen kernel's.

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import BLOCK_K, SCALE_BLOCK
-from ..utils import ceil_div
+from ..config import BLOCK_K, SCALE_BLOCK, GemmConfig, GemmType
+from ..heuristics import choose_launch
+from ..utils import ceil_div, get_m_alignment_for_contiguous_layout
 
 SUITES = ("dense", "grouped", "quant", "all")
 SHAPE_SETS = ("full", "small")
@@ -211,6 +212,38 @@ def contiguous_segment_starts(sizes: list[int], alignment: int) -> list[int]:
         starts.append(row)
         row += ceil_div(size, alignment) * alignment
     return starts
+
+
+def chosen_launch(shape: DenseShape | ContiguousShape | MaskedShape, num_sms: int) -> tuple[GemmConfig, int]:
+    """The (config, split_k) the heuristic picks for `shape` on `num_sms` SMs, from the arguments the ops pass
+    it: M (dense), every row of A with the layout's padding (contiguous), min(expected_m, M_max) (masked)."""
+    if isinstance(shape, DenseShape):
+        return choose_launch(GemmType.DENSE, shape.m, shape.n, shape.k, 1, num_sms)
+    if isinstance(shape, ContiguousShape):
+        # The padding of testing.grouped_contiguous_inputs, which builds the benchmark's inputs.
+        alignment = get_m_alignment_for_contiguous_layout()
+        rows = shape.num_groups * ceil_div(shape.m_per_group, alignment) * alignment
+        return choose_launch(GemmType.GROUPED_CONTIGUOUS, rows, shape.n, shape.k, shape.num_groups, num_sms)
+    rows = min(shape.expected_m, shape.m_max)
+    return choose_launch(GemmType.GROUPED_MASKED, rows, shape.n, shape.k, shape.num_groups, num_sms)
+
+
+def launch_label(config: GemmConfig, split_k: int) -> str:
+    """Short form of a launch for the benchmark table: '128x256 s4', '64x32 s16 split2', '128x128 s5
+    +144,224,256' (a masked kernel's other tile widths), with ' c2' for a 2-CTA cluster, ' stream-k' and
+    ' f32'."""
+    label = f"{config.block_m}x{config.block_n} s{config.num_stages}"
+    if config.alt_widths:
+        label += " +" + ",".join(str(block_n) for block_n, _ in config.alt_widths)
+    if config.cluster_n > 1:
+        label += f" c{config.cluster_n}"
+    if config.stream_k:
+        label += " stream-k"
+    if split_k > 1:
+        label += f" split{split_k}"
+    if config.output_f32:
+        label += " f32"
+    return label
 
 
 def quant_workload(shape: QuantShape) -> Workload:
