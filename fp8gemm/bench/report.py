@@ -173,7 +173,7 @@ def table_cells(row: Row) -> tuple[str, ...]:
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    """Aligned plain-text table: shape left-aligned, numbers right-aligned, notes last."""
+    """Aligned plain-text table: shape and config left-aligned, numbers right-aligned, notes last."""
     return _aligned(TABLE_HEADER, [table_cells(row) for row in rows], text_columns=2)
 
 
